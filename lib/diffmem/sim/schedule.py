@@ -1,0 +1,76 @@
+"""The forward Ornstein-Uhlenbeck process and its time grids.
+
+Forward process ``x_t = e^{-t} a + sqrt(Delta_t) xi`` with ``Delta_t = 1 - e^{-2t}``; the rescaled bandwidth
+``h_t^2 = e^{2t} - 1 = Delta_t e^{2t}``. Serves the chapter "Diffusion with the empirical score" (THEORY.md section 1).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["bandwidth2", "check_time", "delta", "log_time_grid"]
+
+
+def check_time(t, name: str = "t") -> np.ndarray:
+    """Validate forward times: finite and strictly positive.
+
+    Returns
+    -------
+    ndarray
+        `t` as a float64 array (0-d for a scalar).
+
+    Raises
+    ------
+    ValueError
+        If any time is <= 0 or not finite.
+    """
+    if isinstance(t, bool):
+        raise TypeError(f"{name} must be a number or an array of numbers, got {t!r}")
+    try:
+        arr = np.asarray(t, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a number or an array of numbers, got {t!r}") from exc
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        bad = arr[~(np.isfinite(arr) & (arr > 0))].ravel()[0]
+        raise ValueError(f"{name} must be finite and > 0 (forward time), got {bad!r}")
+    return arr
+
+
+def delta(t):
+    """``Delta_t = 1 - e^{-2t}``, the variance of the noise added by time `t` (computed without cancellation)."""
+    return -np.expm1(-2.0 * np.asarray(t, dtype=np.float64))
+
+
+def bandwidth2(t):
+    """``h_t^2 = e^{2t} - 1``: the squared bandwidth of the kernel density seen in the rescaled coordinate e^t x."""
+    return np.expm1(2.0 * np.asarray(t, dtype=np.float64))
+
+
+def log_time_grid(t_max: float, t_min: float, steps: int) -> np.ndarray:
+    """A decreasing, log-spaced grid of ``steps + 1`` forward times from `t_max` down to `t_min`.
+
+    Parameters
+    ----------
+    t_max, t_min : float
+        ``t_max > t_min > 0``.
+    steps : int
+        Number of intervals (>= 1).
+
+    Returns
+    -------
+    (steps + 1,) ndarray
+        ``grid[0] == t_max``, ``grid[-1] == t_min``.
+    """
+    check_time(t_min, "t_min")
+    check_time(t_max, "t_max")
+    if not t_max > t_min:
+        raise ValueError(f"t_max must be > t_min, got t_max={t_max!r}, t_min={t_min!r}")
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    grid = np.geomspace(t_max, t_min, int(steps) + 1)
+    grid[0], grid[-1] = t_max, t_min
+    return grid

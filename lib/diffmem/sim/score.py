@@ -1,0 +1,367 @@
+"""The empirical score engine: a streaming softmax over training points.
+
+For queries ``x`` (M, N), patterns ``a`` (P, N) and forward time ``t`` the empirical density is
+``P^e_t(x) = (1/P) sum_mu N(x; e^{-t} a^mu, Delta_t I)`` and its score is an attention layer::
+
+    w_mu(x) = softmax_mu( -|x - e^{-t} a^mu|^2 / (2 Delta_t) ),
+    grad log P^e_t(x) = (e^{-t} sum_mu w_mu a^mu - x) / Delta_t .
+
+The patterns are visited in chunks; each chunk's logits come from one GEMM (``x . a``) and are folded into running
+log-sum-exp accumulators (max, rescaled sum, rescaled weighted sum), so memory is
+``O((M + P) N + M * chunk)`` and an M x P matrix is never formed. Data are centred on their mean (an exact shift of
+both queries and patterns) to limit cancellation in ``|x|^2 + |a|^2 - 2 x.a``, and the distances that decide the
+collapsed phase (nearest and second nearest) are recomputed directly from differences at the end.
+
+Serves the chapter "Diffusion with the empirical score" (THEORY.md sections 1, 2 and 8).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import backend
+from .schedule import check_time
+
+__all__ = [
+    "DEFAULT_MEMORY_BUDGET",
+    "PosteriorStats",
+    "chunk_size",
+    "empirical_log_density",
+    "empirical_score",
+    "posterior_mean",
+    "posterior_stats",
+    "sample_posterior_index",
+]
+
+#: Bytes allowed for the per-chunk temporaries (M x chunk blocks); ``DIFFMEM_MEMORY_BUDGET`` overrides.
+DEFAULT_MEMORY_BUDGET = 256 * 2**20
+# An M x chunk block is held about three times at once (logits, exponentials, a scratch copy).
+_BLOCKS_PER_CHUNK = 3
+
+
+class PosteriorStats(NamedTuple):
+    """Per-point statistics of the posterior weights ``w_mu(x) = P(x_0 = a^mu | x_t = x)``.
+
+    Attributes
+    ----------
+    w_max : (M,) array
+        Largest weight.
+    argmax : (M,) int array
+        Index of the pattern with the largest weight (the nearest one to ``e^t x``).
+    participation : (M,) array
+        ``sum_mu w_mu^2``: 1 when one pattern dominates, 1/P when all weigh the same.
+    d_nearest, d_second : (M,) array
+        Squared distances ``|x - e^{-t} a^mu|^2`` to the nearest and second-nearest pattern
+        (``d_second`` is ``inf`` when P = 1).
+    second : (M,) int array
+        Index of the second-nearest pattern (-1 when P = 1).
+    log_density : (M,) array
+        ``log P^e_t(x)``.
+    """
+
+    w_max: object
+    argmax: object
+    participation: object
+    d_nearest: object
+    d_second: object
+    second: object
+    log_density: object
+
+
+def _memory_budget(memory_budget):
+    if memory_budget is None:
+        env = os.environ.get("DIFFMEM_MEMORY_BUDGET")
+        memory_budget = int(float(env)) if env else DEFAULT_MEMORY_BUDGET
+    if isinstance(memory_budget, bool) or not isinstance(memory_budget, numbers.Real) or memory_budget <= 0:
+        raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
+    return int(memory_budget)
+
+
+def chunk_size(M: int, P: int, itemsize: int = 8, memory_budget=None) -> int:
+    """Number of patterns per chunk so that the M x chunk temporaries fit the memory budget.
+
+    Parameters
+    ----------
+    M, P : int
+        Number of query points and of patterns.
+    itemsize : int
+        Bytes per element (8 for float64).
+    memory_budget : int, optional
+        Bytes for the temporaries (default :data:`DEFAULT_MEMORY_BUDGET` or ``DIFFMEM_MEMORY_BUDGET``).
+
+    Returns
+    -------
+    int
+        In ``[1, P]``.
+
+    Raises
+    ------
+    ValueError
+        If not even one pattern per chunk fits.
+    """
+    budget = _memory_budget(memory_budget)
+    per_pattern = _BLOCKS_PER_CHUNK * M * itemsize
+    if per_pattern > budget:
+        raise ValueError(
+            f"M={M} query points need {per_pattern} bytes per pattern of chunk, more than memory_budget={budget} "
+            "bytes; pass fewer points at once or raise memory_budget (or DIFFMEM_MEMORY_BUDGET)"
+        )
+    return int(min(P, budget // per_pattern))
+
+
+def _prepare(x, data, t, dtype):
+    """Validate and convert inputs; return (xp, x, data, t, dtype)."""
+    dtype = np.dtype(np.float64 if dtype is None else dtype)
+    if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise ValueError(f"dtype must be float64 or float32, got {dtype}")
+    xp = backend.get_array_module(x, data)
+    x = xp.asarray(x, dtype=dtype)
+    data = xp.asarray(data, dtype=dtype)
+    if x.ndim != 2:
+        raise ValueError(f"x must be a 2-D array of shape (M, N), got shape {x.shape}")
+    if data.ndim != 2:
+        raise ValueError(f"data must be a 2-D array of shape (P, N), got shape {data.shape}")
+    if x.shape[1] != data.shape[1]:
+        raise ValueError(f"x has N={x.shape[1]} columns but data has N={data.shape[1]}; they must match")
+    if x.shape[0] == 0 or data.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"x {x.shape} and data {data.shape} must be non-empty")
+    if not bool(xp.isfinite(x).all()):
+        raise ValueError("x contains NaN or inf; all query points must be finite")
+    if not bool(xp.isfinite(data).all()):
+        raise ValueError("data contains NaN or inf; all patterns must be finite")
+    t_arr = check_time(t)
+    if t_arr.ndim != 0:
+        raise ValueError(f"t must be a scalar time here, got shape {t_arr.shape}")
+    return xp, x, data, float(t_arr), dtype
+
+
+def _stream(x, data, t, *, dtype=None, chunk=None, memory_budget=None, mean=False, stats=False, gumbel_rng=None):
+    """One pass over the patterns; returns a dict of the accumulators the caller asked for.
+
+    Logits are ``l_mu = (e^{-t} x.a_mu - e^{-2t} |a_mu|^2 / 2) / Delta_t`` with centred data; the row constant
+    ``-|x|^2 / (2 Delta_t)`` is added back at the end.
+    """
+    xp, x, data, t, dtype = _prepare(x, data, t, dtype)
+    M, N = x.shape
+    P = data.shape[0]
+    if chunk is None:
+        chunk = chunk_size(M, P, dtype.itemsize, memory_budget)
+    elif isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1:
+        raise ValueError(f"chunk must be a positive integer (patterns per chunk), got {chunk!r}")
+    chunk = int(chunk)
+    decay = math.exp(-t)
+    dlt = -math.expm1(-2.0 * t)
+
+    center = data.mean(axis=0)
+    xc = x - decay * center  # centred queries: x - e^{-t} c
+    c_lin = decay / dlt
+    c_quad = 0.5 * decay * decay / dlt
+
+    run_max = xp.full(M, -xp.inf, dtype=dtype)
+    run_sum = xp.zeros(M, dtype=dtype)
+    run_mean = xp.zeros((M, N), dtype=dtype) if mean else None
+    if stats:
+        run_sq = xp.zeros(M, dtype=dtype)
+        top1 = xp.full(M, -xp.inf, dtype=dtype)
+        top2 = xp.full(M, -xp.inf, dtype=dtype)
+        arg1 = xp.zeros(M, dtype=xp.int64)
+        arg2 = xp.full(M, -1, dtype=xp.int64)
+    if gumbel_rng is not None:
+        g_best = xp.full(M, -xp.inf, dtype=dtype)
+        g_arg = xp.zeros(M, dtype=xp.int64)
+    rows = xp.arange(M)
+
+    for start in range(0, P, chunk):
+        a = data[start:start + chunk] - center
+        logits = xc @ a.T
+        logits *= c_lin
+        logits -= c_quad * (a * a).sum(axis=1)[None, :]
+        if stats:
+            # running top-2 of the logits (the two nearest patterns)
+            i1 = logits.argmax(axis=1)
+            v1 = logits[rows, i1]
+            if logits.shape[1] > 1:
+                saved = v1.copy()
+                logits[rows, i1] = -xp.inf
+                i2 = logits.argmax(axis=1)
+                v2 = logits[rows, i2]
+                logits[rows, i1] = saved
+            else:
+                i2 = xp.zeros_like(i1)
+                v2 = xp.full(M, -xp.inf, dtype=dtype)
+            i1 = i1 + start
+            i2 = i2 + start
+            new1 = v1 > top1
+            # second best = best of (old second, chunk best if not new best, chunk second, old best if displaced)
+            cand2_v = xp.where(new1, xp.maximum(top1, v2), xp.maximum(top2, v1))
+            cand2_i = xp.where(new1, xp.where(top1 >= v2, arg1, i2), xp.where(top2 >= v1, arg2, i1))
+            top2, arg2 = cand2_v, cand2_i
+            top1 = xp.where(new1, v1, top1)
+            arg1 = xp.where(new1, i1, arg1)
+        if gumbel_rng is not None:
+            # uniforms in (0, 1): a draw of exactly 0 would give log(0)
+            u = xp.maximum(gumbel_rng.random(logits.shape, dtype=dtype), xp.finfo(dtype).tiny)
+            noisy = logits - xp.log(-xp.log(u))
+            gi = noisy.argmax(axis=1)
+            gv = noisy[rows, gi]
+            better = gv > g_best
+            g_best = xp.where(better, gv, g_best)
+            g_arg = xp.where(better, gi + start, g_arg)
+            del noisy, u
+        new_max = xp.maximum(run_max, logits.max(axis=1))
+        rescale = xp.exp(run_max - new_max)
+        logits -= new_max[:, None]
+        weights = xp.exp(logits, out=logits)
+        run_sum = run_sum * rescale + weights.sum(axis=1)
+        if mean:
+            run_mean *= rescale[:, None]
+            run_mean += weights @ a
+        if stats:
+            run_sq = run_sq * rescale**2 + (weights * weights).sum(axis=1)
+        run_max = new_max
+
+    out = {"xp": xp, "x": x, "data": data, "t": t, "decay": decay, "delta": dlt, "N": N, "P": P,
+           "center": center, "xc": xc, "run_max": run_max, "run_sum": run_sum}
+    if mean:
+        out["mean"] = run_mean / run_sum[:, None] + center
+    if stats:
+        out.update(run_sq=run_sq, arg1=arg1, arg2=arg2)
+    if gumbel_rng is not None:
+        out["sample"] = g_arg
+    return out
+
+
+def _exact_sqdist(xp, x, data, decay, idx):
+    """``|x_m - e^{-t} a_{idx_m}|^2`` from differences (no cancellation); idx -1 gives inf."""
+    safe = xp.where(idx >= 0, idx, 0)
+    diff = x - decay * data[safe]
+    d = (diff * diff).sum(axis=1)
+    return xp.where(idx >= 0, d, xp.inf)
+
+
+def _refined_log_density(acc, d_best):
+    """log P^e_t(x), with the dominant term taken from the exact nearest distance.
+
+    ``log sum_mu e^{l_mu} = l_best + log(1 + sum_{mu != best} e^{l_mu - l_best})``: the GEMM logits supply only the
+    ratios of the other terms to the best one, so the GEMM round-off (of order N eps / Delta_t) does not reach the
+    collapsed phase, where a single term dominates.
+    """
+    xp = acc["xp"]
+    dlt = acc["delta"]
+    xc = acc["xc"]
+    # best logit as the GEMM saw it, in the same frame as the exact one
+    best_gemm = acc["run_max"] - (xc * xc).sum(axis=1) / (2.0 * dlt)
+    best_exact = -d_best / (2.0 * dlt)
+    others = xp.maximum(acc["run_sum"] - 1.0, 0.0)
+    lse = best_exact + xp.log1p(others * xp.exp(best_gemm - best_exact))
+    return lse - math.log(acc["P"]) - 0.5 * acc["N"] * math.log(2.0 * math.pi * dlt)
+
+
+def empirical_score(x, data, t, *, dtype=None, chunk=None, memory_budget=None):
+    """Score of the empirical density, ``grad_x log P^e_t(x)``.
+
+    Parameters
+    ----------
+    x : (M, N) array
+        Query points (NumPy or CuPy; the result lives on the same backend).
+    data : (P, N) array
+        Training points ``a^mu``.
+    t : float
+        Forward time, > 0.
+    dtype : {float64, float32}, optional
+        Working precision (default float64).
+    chunk : int, optional
+        Patterns per chunk; default from `memory_budget`.
+    memory_budget : int, optional
+        Bytes for the per-chunk temporaries.
+
+    Returns
+    -------
+    (M, N) array
+        ``(e^{-t} sum_mu w_mu a^mu - x) / Delta_t``.
+
+    Raises
+    ------
+    ValueError
+        For mismatched shapes, non-finite inputs, ``t <= 0``, or a memory budget too small for one chunk.
+    """
+    acc = _stream(x, data, t, dtype=dtype, chunk=chunk, memory_budget=memory_budget, mean=True)
+    return (acc["decay"] * (acc["mean"] - acc["center"]) - acc["xc"]) / acc["delta"]
+
+
+def posterior_mean(x, data, t, *, dtype=None, chunk=None, memory_budget=None):
+    """The denoiser ``E[a | x_t = x] = sum_mu w_mu(x) a^mu`` of the empirical process.
+
+    Parameters and errors as :func:`empirical_score`.
+
+    Returns
+    -------
+    (M, N) array
+    """
+    return _stream(x, data, t, dtype=dtype, chunk=chunk, memory_budget=memory_budget, mean=True)["mean"]
+
+
+def empirical_log_density(x, data, t, *, dtype=None, chunk=None, memory_budget=None):
+    """``log P^e_t(x) = log (1/P) sum_mu N(x; e^{-t} a^mu, Delta_t I)``.
+
+    Parameters and errors as :func:`empirical_score`.
+
+    Returns
+    -------
+    (M,) array
+    """
+    return posterior_stats(x, data, t, dtype=dtype, chunk=chunk, memory_budget=memory_budget).log_density
+
+
+def posterior_stats(x, data, t, *, dtype=None, chunk=None, memory_budget=None) -> PosteriorStats:
+    """Statistics of the weights ``w_mu(x)``, in one streaming pass.
+
+    ``w_mu(x, t)`` is exactly the probability that the empirical reverse process through ``x`` at time ``t`` ends on
+    ``a^mu`` (THEORY.md section 2).
+
+    Parameters and errors as :func:`empirical_score`.
+
+    Returns
+    -------
+    PosteriorStats
+        ``w_max``, ``argmax``, ``participation``, ``d_nearest``, ``d_second``, ``second``, ``log_density``,
+        each of shape (M,).
+    """
+    acc = _stream(x, data, t, dtype=dtype, chunk=chunk, memory_budget=memory_budget, stats=True)
+    xp = acc["xp"]
+    d1 = _exact_sqdist(xp, acc["x"], acc["data"], acc["decay"], acc["arg1"])
+    d2 = _exact_sqdist(xp, acc["x"], acc["data"], acc["decay"], acc["arg2"])
+    s = acc["run_sum"]
+    return PosteriorStats(
+        w_max=1.0 / s,
+        argmax=acc["arg1"],
+        participation=acc["run_sq"] / (s * s),
+        d_nearest=d1,
+        d_second=d2,
+        second=acc["arg2"],
+        log_density=_refined_log_density(acc, d1),
+    )
+
+
+def sample_posterior_index(x, data, t, rng, *, dtype=None, chunk=None, memory_budget=None):
+    """Draw one pattern index per query point, ``mu ~ w(x)``, by the Gumbel-max trick while streaming.
+
+    Parameters
+    ----------
+    x : (M, N) array
+    data : (P, N) array
+    t : float
+    rng : Generator
+        A generator of the same array module as `x` (see :func:`diffmem.backend.default_rng`).
+
+    Returns
+    -------
+    (M,) int array
+    """
+    acc = _stream(x, data, t, dtype=dtype, chunk=chunk, memory_budget=memory_budget, gumbel_rng=rng)
+    return acc["sample"]

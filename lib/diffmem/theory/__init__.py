@@ -1,0 +1,1 @@
+"""Theory engines: pure NumPy/SciPy on scalars and small grids (no CuPy needed)."""
