@@ -10,11 +10,19 @@ Serves the chapter "The hidden manifold model" (covariance spectrum vs Marchenko
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import linalg
 
-__all__ = ["Spectrum", "marchenko_pastur_density", "marchenko_pastur_edges", "marchenko_pastur_quadrature"]
+__all__ = [
+    "Spectrum",
+    "marchenko_pastur_density",
+    "marchenko_pastur_edges",
+    "marchenko_pastur_quadrature",
+    "marchenko_pastur_shannon",
+]
 
 
 @dataclass(frozen=True)
@@ -89,29 +97,66 @@ def marchenko_pastur_density(x, ratio: float):
 
 
 def marchenko_pastur_quadrature(ratio: float, n: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights for averages over the Marchenko-Pastur law of ratio ``c`` (mean 1).
+    """Gauss quadrature for averages over the Marchenko-Pastur law of ratio ``c`` (mean 1).
 
-    With ``x = (1 + c) + 2 sqrt(c) cos(theta)`` the density times ``dx`` becomes
-    ``2 c sin(theta)^2 / (pi x) dtheta``, smooth and periodic in theta even at ``c = 1``, where the density diverges
-    like ``x^{-1/2}``; the midpoint rule in theta (Gauss-Chebyshev of the second kind) then converges
-    exponentially for integrands analytic on the support.
+    The law is a rescaled free Poisson law, whose orthogonal polynomials have constant recurrence coefficients:
+    the Jacobi matrix has diagonal ``(1, 1 + c, 1 + c, ...)`` and off-diagonal ``sqrt(c)``. Its eigenvalues are the
+    Gauss nodes and the squared first components of its eigenvectors the weights (Golub-Welsch), exact for
+    polynomials of degree < 2n and uniform in ``c`` up to ``c = 1``, where the density diverges like ``x^{-1/2}``.
 
     Parameters
     ----------
     ratio : float in (0, 1]
     n : int
-        Number of nodes.
+        Number of nodes (>= 1).
 
     Returns
     -------
     nodes, weights : (n,) ndarray
-        Ascending nodes and weights summing to 1 (to round-off).
+        Ascending nodes in ``[(1 - sqrt c)^2, (1 + sqrt c)^2]`` and weights summing to 1.
     """
     if not 0.0 < ratio <= 1.0:
         raise ValueError(f"ratio must be in (0, 1], got {ratio!r}")
-    theta = np.pi * np.arange(1, n + 1) / (n + 1)
-    x = (1.0 + ratio) + 2.0 * np.sqrt(ratio) * np.cos(theta)
-    w = (np.pi / (n + 1)) * np.sin(theta) ** 2 * (4.0 * ratio) / (2.0 * np.pi * ratio * x)
-    order = np.argsort(x)
-    x, w = x[order], w[order]
-    return x, w / w.sum()
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n!r}")
+    nodes, weights = _mp_gauss(float(ratio), int(n))
+    return nodes.copy(), weights.copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _mp_gauss(ratio: float, n: int):
+    # cached: widgets and root finders ask for the same law many times
+    diag = np.full(n, 1.0 + ratio)
+    diag[0] = 1.0
+    nodes, vecs = linalg.eigh_tridiagonal(diag, np.full(n - 1, np.sqrt(ratio)))
+    weights = vecs[0] ** 2
+    return np.clip(nodes, 0.0, None), weights / weights.sum()
+
+
+def marchenko_pastur_shannon(gamma, ratio: float):
+    """Shannon transform ``V(gamma) = E log(1 + gamma x)`` of the Marchenko-Pastur law of ratio ``c`` (mean 1).
+
+    Closed form of Tulino & Verdu (2004), in nats::
+
+        V = log(1 + gamma - F/4) + (1/c) log(1 + gamma c - F/4) - F / (4 c gamma),
+        F = (sqrt(gamma (1 + sqrt c)^2 + 1) - sqrt(gamma (1 - sqrt c)^2 + 1))^2 .
+
+    Parameters
+    ----------
+    gamma : array_like
+        Signal-to-noise ratio, >= 0 (``V(0) = 0``).
+    ratio : float in (0, 1]
+
+    Returns
+    -------
+    ndarray
+        Same shape as `gamma`.
+    """
+    if not 0.0 < ratio <= 1.0:
+        raise ValueError(f"ratio must be in (0, 1], got {ratio!r}")
+    g = np.asarray(gamma, dtype=np.float64)
+    sc = np.sqrt(ratio)
+    f = (np.sqrt(g * (1.0 + sc) ** 2 + 1.0) - np.sqrt(g * (1.0 - sc) ** 2 + 1.0)) ** 2
+    safe = np.where(g > 0, g, 1.0)
+    v = np.log1p(g - f / 4.0) + np.log1p(g * ratio - f / 4.0) / ratio - f / (4.0 * ratio * safe)
+    return np.where(g > 0, v, 0.0)
