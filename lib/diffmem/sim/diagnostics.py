@@ -164,7 +164,7 @@ def test_cross_entropy(test_points, data, t, **engine) -> Estimate:
     The reverse process stopped at ``t`` and rescaled by ``e^t`` is the Gaussian kernel density estimate
     ``phat_h(y) = (1/P) sum_mu N(y; a^mu, h^2 I)`` with ``h^2 = e^{2t} - 1``; this returns
     ``L(t) = -(1/N) mean_y log phat_h(y)`` over the test points (THEORY.md section 6), using
-    ``log phat_h(y) = log P^e_t(e^{-t} y) + N t``.
+    ``log phat_h(y) = log P^e_t(e^{-t} y) - N t``.
 
     Parameters
     ----------
@@ -188,7 +188,7 @@ def test_cross_entropy(test_points, data, t, **engine) -> Estimate:
     out = []
     for tk in np.atleast_1d(t_arr):
         tk = float(tk)
-        log_p = _stats_batched(math.exp(-tk) * y, data, tk, **engine).log_density + N * tk
+        log_p = _stats_batched(math.exp(-tk) * y, data, tk, **engine).log_density - N * tk
         out.append(_mean_estimate(-log_p / N))
     if t_arr.ndim == 0:
         return out[0]

@@ -230,7 +230,8 @@ def _stream(x, data, t, *, dtype=None, chunk=None, memory_budget=None, mean=Fals
     if mean:
         out["mean"] = run_mean / run_sum[:, None] + center
     if stats:
-        out.update(run_sq=run_sq, arg1=arg1, arg2=arg2)
+        # a second pattern exists only when P > 1; its index is otherwise meaningless
+        out.update(run_sq=run_sq, arg1=arg1, arg2=xp.where(top2 > -xp.inf, arg2, -1))
     if gumbel_rng is not None:
         out["sample"] = g_arg
     return out

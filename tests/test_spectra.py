@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+from scipy import integrate
+
+from diffmem.theory.spectra import (
+    Spectrum,
+    marchenko_pastur_density,
+    marchenko_pastur_edges,
+    marchenko_pastur_quadrature,
+    marchenko_pastur_shannon,
+)
+
+RATIOS = [0.05, 0.3, 0.7, 0.999, 1.0]
+
+
+def mp_moment(k, c):
+    """E x^k of Marchenko-Pastur(c), mean 1: sum of Narayana numbers N(k, j) c^(j-1)."""
+    from math import comb
+
+    return sum(comb(k, j) * comb(k, j - 1) // k * c ** (j - 1) for j in range(1, k + 1))
+
+
+@pytest.mark.parametrize("c", RATIOS)
+def test_gauss_rule_reproduces_the_moments_exactly(c):
+    x, w = marchenko_pastur_quadrature(c, 64)
+    for k in range(1, 9):
+        assert w @ x**k == pytest.approx(mp_moment(k, c), rel=1e-12)
+    a, b = marchenko_pastur_edges(c)
+    assert x.min() >= a - 1e-12 and x.max() <= b + 1e-12
+
+
+@pytest.mark.parametrize("c", [0.05, 0.3, 0.7])
+def test_density_is_normalised_with_mean_one(c):
+    a, b = marchenko_pastur_edges(c)
+    mass = integrate.quad(lambda x: marchenko_pastur_density(x, c), a, b, limit=200)[0]
+    mean = integrate.quad(lambda x: x * marchenko_pastur_density(x, c), a, b, limit=200)[0]
+    assert mass == pytest.approx(1.0, abs=1e-9)
+    assert mean == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("c", [0.05, 0.3, 0.7])
+@pytest.mark.parametrize("gamma", [1e-3, 0.5, 10.0, 1e3])
+def test_tulino_verdu_matches_quadrature_of_the_density(c, gamma):
+    a, b = marchenko_pastur_edges(c)
+    ref = integrate.quad(lambda x: np.log1p(gamma * x) * marchenko_pastur_density(x, c), a, b,
+                         epsabs=1e-14, epsrel=1e-12, limit=400)[0]
+    assert marchenko_pastur_shannon(gamma, c) == pytest.approx(ref, rel=1e-9, abs=1e-13)
+
+
+@pytest.mark.parametrize("c", RATIOS)
+def test_tulino_verdu_matches_the_gauss_rule_up_to_c_equal_one(c):
+    x, w = marchenko_pastur_quadrature(c, 512)
+    gammas = np.array([1e-3, 0.1, 1.0, 30.0])
+    ref = np.log1p(gammas[:, None] * x[None, :]) @ w
+    np.testing.assert_allclose(marchenko_pastur_shannon(gammas, c), ref, rtol=1e-10)
+    assert marchenko_pastur_shannon(0.0, c) == 0.0
+
+
+def test_spectrum_averages_and_clips_roundoff():
+    spec = Spectrum.from_eigenvalues([2.0, -1e-17, 1.0, 1.0])
+    np.testing.assert_array_equal(spec.values, [0.0, 1.0, 1.0, 2.0])
+    assert spec.mean == pytest.approx(1.0)
+    h2 = np.array([0.5, 2.0])
+    np.testing.assert_allclose(spec.average(lambda lam: np.log1p(lam / h2[:, None])),
+                               [np.mean(np.log1p(np.array([0, 1, 1, 2]) / v)) for v in h2])
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, 1.5])
+def test_bad_ratio_is_rejected(bad):
+    with pytest.raises(ValueError, match="ratio must be in"):
+        marchenko_pastur_quadrature(bad)
+    with pytest.raises(ValueError, match="ratio must be in"):
+        marchenko_pastur_shannon(1.0, bad)
