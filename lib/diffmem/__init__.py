@@ -2,11 +2,13 @@
 
 The package behind the monograph: data models, the streaming empirical-score engine, samplers and diagnostics
 (NumPy or CuPy), and the theory engines. The public API is what this module exports; the chapters use only that.
+``diffmem.plotting`` and ``diffmem.widgets`` (matplotlib, ipywidgets) are imported explicitly by the chapters,
+never here, so that the package imports without them.
 """
 
-from . import backend
+from . import backend, settings
 from .activations import ACTIVATIONS, Activation, get_activation
-from .models import GaussianData, HiddenManifold
+from .models import GaussianData, GaussianEquivalent, HiddenManifold
 from .sim.diagnostics import (
     Estimate,
     collapse_fraction,
@@ -27,7 +29,21 @@ from .sim.score import (
     posterior_stats,
     sample_posterior_index,
 )
+from .theory.basins import basin_size, trap_log_partition
+from .theory.loss import generalization_loss
+from .theory.rem import DerridaREM, condensation_point, minimal_distance, quenched_log_partition, saddle_entropy
 from .theory.spectra import Spectrum, marchenko_pastur_density, marchenko_pastur_quadrature
+from .theory.times import (
+    Times,
+    collapse_time,
+    condensation_time,
+    gaussian_equivalent,
+    generalization_time,
+    mutual_information,
+    onset_time,
+    phase_diagram,
+    times,
+)
 
 __version__ = "0.1.0"
 
@@ -35,30 +51,49 @@ __all__ = [
     "ACTIVATIONS",
     "METHODS",
     "Activation",
+    "DerridaREM",
     "Estimate",
     "GaussianData",
+    "GaussianEquivalent",
     "HiddenManifold",
     "PosteriorStats",
     "Spectrum",
+    "Times",
     "backend",
     "bandwidth2",
+    "basin_size",
     "chunk_size",
     "collapse_fraction",
+    "collapse_time",
+    "condensation_point",
+    "condensation_time",
     "delta",
     "empirical_log_density",
     "empirical_score",
     "excess_entropy",
+    "gaussian_equivalent",
+    "generalization_loss",
+    "generalization_time",
     "get_activation",
     "log_time_grid",
     "marchenko_pastur_density",
     "marchenko_pastur_quadrature",
+    "minimal_distance",
+    "mutual_information",
     "nearest_index",
+    "onset_time",
     "participation_ratio",
+    "phase_diagram",
     "posterior_mean",
     "posterior_stats",
+    "quenched_log_partition",
+    "saddle_entropy",
     "sample_marginal",
     "sample_posterior_index",
     "sample_reverse",
+    "settings",
     "stabilization_time",
     "test_cross_entropy",
+    "times",
+    "trap_log_partition",
 ]

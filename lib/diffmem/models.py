@@ -18,7 +18,7 @@ from . import backend
 from .activations import Activation, get_activation
 from .theory.spectra import Spectrum, marchenko_pastur_quadrature
 
-__all__ = ["GaussianData", "HiddenManifold"]
+__all__ = ["GaussianData", "GaussianEquivalent", "HiddenManifold"]
 
 
 def _check_N(N):
@@ -162,7 +162,8 @@ class HiddenManifold:
         z : (P, D) array
             Only if `return_latents`.
         """
-        N, P = _need_N(self), _check_P(P)
+        _need_N(self)
+        P = _check_P(P)
         xp = backend.active() if xp is None else xp
         rng = backend.default_rng(seed, xp)
         z = rng.standard_normal((P, self.D))
@@ -209,3 +210,79 @@ class HiddenManifold:
             weights = np.concatenate([[1.0 - self.alpha_D], weights])
         act = self.activation
         return Spectrum(act.mu1**2 * values + act.mu_star**2, weights)
+
+
+class GaussianEquivalent:
+    """The Gaussian-equivalent model of a hidden manifold: ``a = mu_0 + mu_1 F z / sqrt(D) + mu_* eta``.
+
+    ``eta ~ N(0, I_N)`` is independent noise and ``mu_0, mu_1, mu_*`` are the mean, linear part and residual
+    amplitude of phi (:class:`~diffmem.activations.Activation`). The model has the same mean and covariance as the
+    manifold, ``mu_1^2 F F^T / D + mu_*^2 I``, but is Gaussian and full rank (for nonlinear phi): the theory of
+    linear models applies to it exactly. Usable wherever a model is (THEORY.md section 7).
+
+    Parameters
+    ----------
+    base : HiddenManifold
+        The manifold; with ``N`` given the same projection ``F`` is used.
+
+    Attributes
+    ----------
+    alpha_D, N, D, F
+        Those of `base`.
+    mu0, mu1, mu_star : float
+    """
+
+    def __init__(self, base: HiddenManifold):
+        if not isinstance(base, HiddenManifold):
+            raise TypeError(f"base must be a HiddenManifold, got {base!r}")
+        self.base = base
+        self.alpha_D, self.N, self.D, self.F = base.alpha_D, base.N, base.D, base.F
+        act = base.activation
+        self.mu0, self.mu1, self.mu_star = act.mean, act.mu1, act.mu_star
+
+    def __repr__(self) -> str:
+        return f"GaussianEquivalent({self.base!r})"
+
+    @property
+    def is_linear(self) -> bool:
+        """Always True: the model is Gaussian and its covariance spectrum says everything."""
+        return True
+
+    def sample(self, P: int, seed=None, xp=None, return_latents: bool = False):
+        """Draw ``P`` points ``mu_0 + mu_1 F z / sqrt(D) + mu_* eta``.
+
+        Parameters
+        ----------
+        P : int
+        seed : int, Generator or None
+            Seed of the latent codes and of the noise.
+        xp : module, optional
+        return_latents : bool
+
+        Returns
+        -------
+        data : (P, N) array
+        z : (P, D) array
+            Only if `return_latents`.
+        """
+        N, P = _need_N(self), _check_P(P)
+        xp = backend.active() if xp is None else xp
+        rng = backend.default_rng(seed, xp)
+        z = rng.standard_normal((P, self.D))
+        data = (self.mu1 / math.sqrt(self.D)) * (z @ xp.asarray(self.F.T))
+        data = data + self.mu_star * rng.standard_normal((P, N)) + self.mu0
+        return (data, z) if return_latents else data
+
+    def covariance(self) -> np.ndarray:
+        """The (N, N) covariance ``mu_1^2 F F^T / D + mu_*^2 I`` (exact for this model)."""
+        _need_N(self)
+        C = (self.mu1**2 / self.D) * (self.F @ self.F.T)
+        C[np.diag_indices_from(C)] += self.mu_star**2
+        return C
+
+    def spectrum(self, n_quad: int = 512) -> Spectrum:
+        """Realised eigenvalues (``N`` given) or ``mu_1^2 x (linear-manifold law) + mu_*^2`` (N -> infinity)."""
+        if self.N is not None:
+            return Spectrum.from_eigenvalues(np.linalg.eigvalsh(self.covariance()))
+        lin = HiddenManifold(self.alpha_D).spectrum(n_quad)
+        return Spectrum(self.mu1**2 * lin.values + self.mu_star**2, lin.weights)
