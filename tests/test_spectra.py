@@ -71,3 +71,18 @@ def test_bad_ratio_is_rejected(bad):
         marchenko_pastur_quadrature(bad)
     with pytest.raises(ValueError, match="ratio must be in"):
         marchenko_pastur_shannon(1.0, bad)
+
+
+@pytest.mark.parametrize("c", [0.05, 0.5, 1.0])
+def test_closed_form_transforms_match_the_gauss_rule_from_tiny_to_huge_gamma(c):
+    from diffmem.theory.spectra import marchenko_pastur_transforms
+
+    x, w = marchenko_pastur_quadrature(c, 1024)
+    gammas = np.array([1e-6, 1e-2, 1.0, 1e2]) if c == 1.0 else np.array([1e-6, 1e-2, 1.0, 1e2, 1e8, 1e14])
+    v, q1, q2 = marchenko_pastur_transforms(gammas, c)
+    gx = gammas[:, None] * x[None, :]
+    np.testing.assert_allclose(v, np.log1p(gx) @ w, rtol=1e-11)
+    np.testing.assert_allclose(q1, (gx / (1 + gx)) @ w, rtol=1e-11)
+    np.testing.assert_allclose(q2, (gx * (2 + gx) / (1 + gx) ** 2) @ w, rtol=1e-11)
+    # no overflow, no cancellation at the far end: V grows like log(gamma)
+    assert np.isfinite(marchenko_pastur_transforms(1e300, c)[0])

@@ -22,6 +22,7 @@ __all__ = [
     "marchenko_pastur_edges",
     "marchenko_pastur_quadrature",
     "marchenko_pastur_shannon",
+    "marchenko_pastur_transforms",
 ]
 
 
@@ -133,13 +134,54 @@ def _mp_gauss(ratio: float, n: int):
     return np.clip(nodes, 0.0, None), weights / weights.sum()
 
 
+def marchenko_pastur_transforms(gamma, ratio):
+    """Three averages over the Marchenko-Pastur law of ratio ``c`` (mean 1) in closed form.
+
+    Returns ``V = E log(1 + gamma x)`` (the Shannon transform), ``Q1 = E[gamma x / (1 + gamma x)]`` and
+    ``Q2 = E[1 - 1 / (1 + gamma x)^2]``, from the formulas of Tulino & Verdu (2004)::
+
+        V = log(1 + gamma - F/4) + (1/c) log(1 + gamma c - F/4) - F / (4 c gamma),   Q1 = F / (4 c gamma),
+        F = (s1 - s2)^2,  s1,2 = sqrt(gamma (1 +- sqrt c)^2 + 1),
+
+    each piece rationalised so that every term is positive (no cancellation) and scaled so that nothing overflows:
+    accurate from ``gamma -> 0`` to ``gamma ~ 1e300``, and vectorised over both arguments.
+
+    Parameters
+    ----------
+    gamma : array_like
+        Signal-to-noise ratio, >= 0.
+    ratio : array_like
+        ``c`` in (0, 1], broadcast against `gamma`.
+
+    Returns
+    -------
+    V, Q1, Q2 : ndarray
+        Broadcast shape of the arguments.
+    """
+    b = np.asarray(ratio, dtype=np.float64)
+    g = np.asarray(gamma, dtype=np.float64)
+    ra, rb = (1.0 + np.sqrt(b)) ** 2, (1.0 - np.sqrt(b)) ** 2
+    s1, s2 = np.sqrt(g * ra + 1.0), np.sqrt(g * rb + 1.0)
+    S, p = s1 + s2, s1 * s2
+    one_minus_b = 1.0 - b
+    # log X1 with X1 - 1 = (g(1-b) + (s1 s2 - 1)) / 2; log X2 with
+    # X2 - 1 = 4 g b (2 g (1+b) + 1) / (2 (p + g(1-b)) (g(1+3b) + 1 + p)), divided through by m^2, m = max(g, 1)
+    m = np.maximum(g, 1.0)
+    gm = g / m
+    x1m1 = 0.5 * g * (one_minus_b + (g * one_minus_b**2 + 2.0 * (1.0 + b)) / (p + 1.0))
+    x2m1 = (4.0 * b * gm * (2.0 * (1.0 + b) * gm + 1.0 / m)
+            / (2.0 * (p / m + gm * one_minus_b) * (gm * (1.0 + 3.0 * b) + (1.0 + p) / m)))
+    q1 = (4.0 / S) * (g / S)  # F / (4 b g) = E[g X / (1 + g X)]
+    v = np.log1p(x1m1) + np.log1p(x2m1) / b - q1
+    # 1 - E 1/(1 + g X)^2 = (4 g / S^3) ((g ra + 2)/s1 + (g rb + 2)/s2)
+    q2 = q1 * (((g * ra + 2.0) / s1 + (g * rb + 2.0) / s2) / S)
+    return v, q1, q2
+
+
 def marchenko_pastur_shannon(gamma, ratio: float):
     """Shannon transform ``V(gamma) = E log(1 + gamma x)`` of the Marchenko-Pastur law of ratio ``c`` (mean 1).
 
-    Closed form of Tulino & Verdu (2004), in nats::
-
-        V = log(1 + gamma - F/4) + (1/c) log(1 + gamma c - F/4) - F / (4 c gamma),
-        F = (sqrt(gamma (1 + sqrt c)^2 + 1) - sqrt(gamma (1 - sqrt c)^2 + 1))^2 .
+    The closed form of Tulino & Verdu (2004), see :func:`marchenko_pastur_transforms`.
 
     Parameters
     ----------
@@ -154,9 +196,4 @@ def marchenko_pastur_shannon(gamma, ratio: float):
     """
     if not 0.0 < ratio <= 1.0:
         raise ValueError(f"ratio must be in (0, 1], got {ratio!r}")
-    g = np.asarray(gamma, dtype=np.float64)
-    sc = np.sqrt(ratio)
-    f = (np.sqrt(g * (1.0 + sc) ** 2 + 1.0) - np.sqrt(g * (1.0 - sc) ** 2 + 1.0)) ** 2
-    safe = np.where(g > 0, g, 1.0)
-    v = np.log1p(g - f / 4.0) + np.log1p(g * ratio - f / 4.0) / ratio - f / (4.0 * ratio * safe)
-    return np.where(g > 0, v, 0.0)
+    return marchenko_pastur_transforms(gamma, ratio)[0]

@@ -30,7 +30,7 @@ import numpy as np
 from ..models import GaussianData, GaussianEquivalent, HiddenManifold
 from ..sim.schedule import bandwidth2, check_time
 from .rem import _check_alpha, condensation_point, find_root
-from .spectra import Spectrum
+from .spectra import Spectrum, marchenko_pastur_transforms
 
 __all__ = [
     "Times",
@@ -76,25 +76,9 @@ class _MarchenkoPasturMoments:
         self.scale, self.shift = float(scale), float(shift)
 
     def _mp(self, c):
-        # X ~ Marchenko-Pastur(b), mean 1, at gamma = c / b; s1, s2 = sqrt(gamma (1 +- sqrt b)^2 + 1).
+        # <f(c lambda)> over the atom at 0 and, with weight b, X / b with X ~ Marchenko-Pastur(b)
         b = self.alpha_D
-        g = np.asarray(c, dtype=np.float64) / b
-        ra, rb = (1.0 + np.sqrt(b)) ** 2, (1.0 - np.sqrt(b)) ** 2
-        s1, s2 = np.sqrt(g * ra + 1.0), np.sqrt(g * rb + 1.0)
-        S, p = s1 + s2, s1 * s2
-        one_minus_b = 1.0 - b
-        # Tulino-Verdu V(g) = log X1 + log X2 / b - F/(4 b g), each piece rationalised (all terms positive):
-        # X1 - 1 = (g(1-b) + (s1 s2 - 1)) / 2,  X2 - 1 = 4 g b (2 g (1+b) + 1) / (2 (p + g(1-b)) (g(1+3b) + 1 + p)),
-        # the latter divided through by m^2, m = max(g, 1), so that nothing overflows up to g ~ 1e307.
-        m = np.maximum(g, 1.0)
-        gm = g / m
-        x1m1 = 0.5 * g * (one_minus_b + (g * one_minus_b**2 + 2.0 * (1.0 + b)) / (p + 1.0))
-        x2m1 = (4.0 * b * gm * (2.0 * (1.0 + b) * gm + 1.0 / m)
-                / (2.0 * (p / m + gm * one_minus_b) * (gm * (1.0 + 3.0 * b) + (1.0 + p) / m)))
-        q1 = (4.0 / S) * (g / S)  # F / (4 b g) = 1 - eta(g) = E[g X / (1 + g X)]
-        v = np.log1p(x1m1) + np.log1p(x2m1) / b - q1
-        # 1 - E 1/(1 + g X)^2 = 1 - eta - g eta' = (4 g / S^3) ((g ra + 2)/s1 + (g rb + 2)/s2)
-        q2 = q1 * (((g * ra + 2.0) / s1 + (g * rb + 2.0) / s2) / S)
+        v, q1, q2 = marchenko_pastur_transforms(np.asarray(c, dtype=np.float64) / b, b)
         return b * v, b * q1, b * q2
 
     def __call__(self, c):
