@@ -181,8 +181,7 @@ class HiddenManifold:
         _need_N(self)
         act = self.activation
         C = (act.mu1**2 / self.D) * (self.F @ self.F.T)
-        if not self.is_linear:
-            C[np.diag_indices_from(C)] += act.mu_star**2
+        C[np.diag_indices_from(C)] += act.mu_star**2  # 0 for linear phi
         return C
 
     def spectrum(self, n_quad: int = 512) -> Spectrum:
@@ -274,15 +273,9 @@ class GaussianEquivalent:
         return (data, z) if return_latents else data
 
     def covariance(self) -> np.ndarray:
-        """The (N, N) covariance ``mu_1^2 F F^T / D + mu_*^2 I`` (exact for this model)."""
-        _need_N(self)
-        C = (self.mu1**2 / self.D) * (self.F @ self.F.T)
-        C[np.diag_indices_from(C)] += self.mu_star**2
-        return C
+        """The (N, N) covariance ``mu_1^2 F F^T / D + mu_*^2 I``: exact for this model, the same as the manifold's."""
+        return self.base.covariance()
 
     def spectrum(self, n_quad: int = 512) -> Spectrum:
         """Realised eigenvalues (``N`` given) or ``mu_1^2 x (linear-manifold law) + mu_*^2`` (N -> infinity)."""
-        if self.N is not None:
-            return Spectrum.from_eigenvalues(np.linalg.eigvalsh(self.covariance()))
-        lin = HiddenManifold(self.alpha_D).spectrum(n_quad)
-        return Spectrum(self.mu1**2 * lin.values + self.mu_star**2, lin.weights)
+        return self.base.spectrum(n_quad)
