@@ -1,0 +1,330 @@
+"""Parameter explorers for the chapters: a kernel-free slider on the static site, a live one in a kernel.
+
+Each chapter's alpha_D explorer is one call::
+
+    import diffmem.widgets as dwg
+
+    def draw(ax, alpha_D):
+        ...  # draw the figure for this value of alpha_D on ax
+
+    dwg.explore(draw, np.geomspace(0.05, 1.0, 12))
+
+The call returns an :class:`Explorer` whose notebook display is
+
+1. a slider over precomputed frames (a matplotlib ``FuncAnimation`` rendered to JavaScript HTML): it needs no
+   kernel, so it works on the static pages of the book;
+2. when a live kernel with ipywidgets is available, an ipywidgets slider over the same values whose output area
+   redraws with the same `draw` function, with a note saying that it needs a running kernel.
+
+:func:`frames` renders every value to an RGBA array with the same function, so that tests can check that every
+value, extreme ones included, draws. Figures are created without pyplot (an Agg canvas), so nothing is shown twice
+and nothing needs closing. Matplotlib and ipywidgets are imported here only: the package imports without them.
+
+Presentation layer (DESIGN.md section 3); serves every chapter's alpha_D explorer.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.animation import FuncAnimation
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from . import plotting
+
+__all__ = ["Explorer", "explore", "frames", "jshtml", "live_available"]
+
+#: Milliseconds between frames when the kernel-free slider plays.
+FRAME_INTERVAL_MS = 500
+
+_FRAME = re.compile(r'frames\[\d+\] = "data:image')
+
+
+def _check_values(values, name: str) -> np.ndarray:
+    """`values` as a 1-D float64 array: non-empty, finite, distinct; else ValueError naming the parameter."""
+    if isinstance(values, str | bytes):
+        raise ValueError(f"{name} values must be a sequence of numbers, got {values!r}")
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} values must be a sequence of finite numbers, got {values!r}") from exc
+    arr = np.atleast_1d(arr)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} values must be a non-empty 1-D sequence, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        bad = arr[~np.isfinite(arr)][0]
+        raise ValueError(f"{name} values must all be finite, got {bad!r}")
+    if np.unique(arr).size != arr.size:
+        raise ValueError(f"{name} values must be distinct, got {arr.tolist()}")
+    return arr
+
+
+def _check_draw(draw) -> Callable:
+    if not callable(draw):
+        raise TypeError(f"draw must be a callable draw(ax_or_fig, value), got {draw!r}")
+    return draw
+
+
+def _format(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def _title(label: str, value: float) -> str:
+    return f"{label} = {_format(value)}"
+
+
+def _new_figure(figsize) -> Figure:
+    """A figure on an Agg canvas, outside pyplot (so it is displayed only where we display it)."""
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _draw_frame(fig: Figure, draw, value: float, label: str, pass_figure: bool) -> None:
+    """Clear `fig` and draw the frame of `value` on it, with the value as the figure's title."""
+    fig.clear()
+    target = fig if pass_figure else fig.add_subplot()
+    draw(target, float(value))
+    fig.suptitle(_title(label, value))
+
+
+def frames(draw, values, *, name: str = "alpha_D", label: str = r"$\alpha_D$", figsize=None,
+           pass_figure: bool = False) -> list[np.ndarray]:
+    """Render the figure of every value to an RGBA array, with the function behind both sliders.
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(ax, v)`` (or ``draw(fig, v)`` with ``pass_figure=True``) draws the figure for the value ``v``.
+    values : (K,) array_like
+        Parameter values: non-empty, finite, distinct.
+    name : str
+        Name of the parameter, used in error messages.
+    label : str
+        How the parameter is written in the title of each frame (mathtext allowed).
+    figsize : (float, float), optional
+        Figure size in inches; the book's default otherwise.
+    pass_figure : bool
+        Pass the (cleared) figure to `draw` instead of a single axes, for figures with several panels.
+
+    Returns
+    -------
+    list of (H, W, 4) uint8 ndarray
+        One RGBA image per value, in the order of `values`.
+
+    Raises
+    ------
+    ValueError
+        If `values` is empty, not 1-D, holds a non-finite number or repeats a value (the message names `name`).
+    TypeError
+        If `draw` is not callable.
+    """
+    draw = _check_draw(draw)
+    vals = _check_values(values, name)
+    images = []
+    with plotting.style():
+        fig = _new_figure(figsize)
+        for v in vals:
+            _draw_frame(fig, draw, v, label, pass_figure)
+            fig.canvas.draw()
+            images.append(np.asarray(fig.canvas.buffer_rgba()).copy())
+    return images
+
+
+def jshtml(draw, values, *, name: str = "alpha_D", label: str = r"$\alpha_D$", figsize=None,
+           pass_figure: bool = False, interval: int = FRAME_INTERVAL_MS) -> str:
+    """The kernel-free slider: an HTML/JavaScript player over one precomputed frame per value.
+
+    The frames are PNG images embedded in the page, so their total size is bounded by
+    ``matplotlib.rcParams["animation.embed_limit"]`` (in MB, 20 by default). Rather than let matplotlib drop the
+    frames beyond it silently, the size is estimated from the first frame and a ValueError raised when it would not
+    fit: pass fewer values, a smaller figure, or raise the limit.
+
+    Parameters
+    ----------
+    draw, values, name, label, figsize, pass_figure
+        As in :func:`frames`.
+    interval : int
+        Milliseconds between frames when playing.
+
+    Returns
+    -------
+    str
+        The HTML of the player (``FuncAnimation.to_jshtml(default_mode="once")``), one frame per value, each titled
+        with its value.
+
+    Raises
+    ------
+    ValueError
+        Bad `values` (see :func:`frames`), or frames that would exceed the embed limit.
+    """
+    draw = _check_draw(draw)
+    vals = _check_values(values, name)
+    limit_mb = float(mpl.rcParams["animation.embed_limit"])
+    with plotting.style():
+        fig = _new_figure(figsize)
+        # Estimate the page weight from the first frame (base64 inflates PNG bytes by 4/3).
+        _draw_frame(fig, draw, vals[0], label, pass_figure)
+        from io import BytesIO  # noqa: PLC0415 - only needed here
+
+        buf = BytesIO()
+        fig.savefig(buf, format="png", dpi=fig.dpi)
+        estimate_mb = 1.5 * len(buf.getvalue()) * len(vals) * 4 / 3 / 2**20
+        if estimate_mb > limit_mb:
+            raise ValueError(
+                f"{len(vals)} frames of {name} need about {estimate_mb:.1f} MB, more than "
+                f'rcParams["animation.embed_limit"] = {limit_mb} MB: pass fewer values or a smaller figure, or raise '
+                "the limit"
+            )
+
+        def update(i):
+            _draw_frame(fig, draw, vals[i], label, pass_figure)
+            return []
+
+        anim = FuncAnimation(fig, update, frames=len(vals), init_func=lambda: [], interval=interval, repeat=False,
+                             cache_frame_data=False)
+        html = anim.to_jshtml(default_mode="once")
+    n_frames = len(_FRAME.findall(html))
+    if n_frames != len(vals):  # matplotlib drops frames beyond the embed limit: never publish a short slider
+        raise ValueError(f"the player holds {n_frames} frames for {len(vals)} values of {name}; raise "
+                         'rcParams["animation.embed_limit"]')
+    return html
+
+
+def live_available() -> bool:
+    """True in a running IPython kernel with ipywidgets importable (a live slider can work there).
+
+    Returns
+    -------
+    bool
+    """
+    try:
+        import ipywidgets  # noqa: F401, PLC0415
+        from IPython import get_ipython  # noqa: PLC0415
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+_LIVE_NOTE = (
+    "<div style='font-size:90%; margin-left:1em; max-width:22em'>This live slider needs a running kernel "
+    "(Binder, Colab or a local Jupyter): on a static page it does nothing. The animation above works without "
+    "one.</div>"
+)
+
+
+def _live_widget(draw, vals: np.ndarray, start: float, *, label: str, figsize, pass_figure: bool):
+    """An ipywidgets SelectionSlider over `vals` with an output area redrawn by `draw`, and a note."""
+    import ipywidgets as widgets  # noqa: PLC0415
+    from IPython.display import clear_output, display  # noqa: PLC0415
+
+    slider = widgets.SelectionSlider(
+        options=[(_format(v), float(v)) for v in vals], value=float(start), description=label,
+        continuous_update=False, layout=widgets.Layout(width="24em"),
+    )
+    out = widgets.Output()
+
+    def redraw(change=None):
+        with plotting.style():
+            fig = _new_figure(figsize)
+            _draw_frame(fig, draw, slider.value, label, pass_figure)
+        with out:
+            clear_output(wait=True)
+            display(fig)
+
+    slider.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([slider, widgets.HTML(_LIVE_NOTE)]), out])
+
+
+class Explorer(NamedTuple):
+    """What :func:`explore` returns; displaying it in a notebook shows the sliders.
+
+    Attributes
+    ----------
+    html : str
+        The kernel-free player (see :func:`jshtml`).
+    widget : ipywidgets.Widget or None
+        The live slider and its output area, ``None`` when no live kernel was used.
+    values : (K,) ndarray
+        The parameter values, one frame each.
+    """
+
+    html: str
+    widget: object
+    values: np.ndarray
+
+    def _ipython_display_(self):
+        from IPython.display import HTML, display  # noqa: PLC0415
+
+        display(HTML(self.html))
+        if self.widget is not None:
+            display(self.widget)
+
+
+def explore(draw, values: Sequence[float], *, name: str = "alpha_D", value=None, label: str = r"$\alpha_D$",
+            figsize=None, live=None, pass_figure: bool = False) -> Explorer:
+    """A parameter explorer: a kernel-free slider over precomputed frames, plus a live slider in a kernel.
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(ax, v)`` draws the figure for the parameter value ``v`` on a fresh axes (``draw(fig, v)`` on the
+        cleared figure with ``pass_figure=True``). The value is written in each frame's title by the explorer.
+    values : (K,) array_like
+        Parameter values: non-empty, finite, distinct (e.g. ``np.geomspace(0.05, 1, 12)`` for alpha_D).
+    name : str
+        Name of the parameter, used in error messages.
+    value : float, optional
+        Starting value of the live slider (the nearest of `values`); the middle value by default.
+    label : str
+        How the parameter is written (titles and slider description; mathtext allowed).
+    figsize : (float, float), optional
+        Figure size in inches.
+    live : bool or None
+        Add the live ipywidgets slider: ``None`` when a live kernel with ipywidgets is available
+        (:func:`live_available`), ``True`` always (ipywidgets needed), ``False`` never.
+    pass_figure : bool
+        See :func:`frames`.
+
+    Returns
+    -------
+    Explorer
+        Displays as the kernel-free player followed by the live slider (if any): make it the last expression of a
+        cell, or pass it to ``IPython.display.display``.
+
+    Raises
+    ------
+    ValueError
+        Bad `values` or `value` (the message names `name`), or frames beyond the embed limit.
+    TypeError
+        If `draw` is not callable.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ex = explore(lambda ax, v: ax.plot([0, 1], [0, v]), [0.5, 1.0], live=False)
+    >>> ex.html.count('data:image/png')
+    2
+    """
+    draw = _check_draw(draw)
+    vals = _check_values(values, name)
+    if value is None:
+        start = float(vals[len(vals) // 2])
+    else:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise ValueError(f"value (starting {name}) must be a finite number, got {value!r}")
+        start = float(vals[np.argmin(np.abs(vals - value))])
+    html = jshtml(draw, vals, name=name, label=label, figsize=figsize, pass_figure=pass_figure)
+    use_live = live_available() if live is None else bool(live)
+    widget = _live_widget(draw, vals, start, label=label, figsize=figsize, pass_figure=pass_figure) if use_live \
+        else None
+    return Explorer(html=html, widget=widget, values=vals)
