@@ -30,6 +30,7 @@ from .sim.score import (
     sample_posterior_index,
 )
 from .theory.basins import basin_size, trap_log_partition
+from .theory.glm import glm_small_t
 from .theory.loss import generalization_loss
 from .theory.rem import DerridaREM, condensation_point, minimal_distance, quenched_log_partition, saddle_entropy
 from .theory.spectra import Spectrum, marchenko_pastur_density, marchenko_pastur_quadrature
@@ -75,6 +76,7 @@ __all__ = [
     "generalization_loss",
     "generalization_time",
     "get_activation",
+    "glm_small_t",
     "log_time_grid",
     "marchenko_pastur_density",
     "marchenko_pastur_quadrature",
