@@ -31,6 +31,7 @@ __all__ = [
     "DerridaREM",
     "condensation_point",
     "find_root",
+    "solve_decreasing",
     "minimal_distance",
     "quenched_log_partition",
     "saddle_entropy",
@@ -115,6 +116,48 @@ def find_root(f, lo, hi, *, xtol: float = 1e-14, maxiter: int = 200):
     return root
 
 
+def solve_decreasing(f, shape, start: float, limits: tuple[float, float]):
+    """Root of a function decreasing in its argument, one per element, with the bracket found automatically.
+
+    The bracket ``[-start, start]`` is expanded geometrically (to the `limits` in a few steps) until ``f(lo) > 0``
+    and ``f(hi) <= 0``; then :func:`find_root` solves all elements at once.
+
+    Parameters
+    ----------
+    f : callable
+        Vectorised and decreasing in its argument.
+    shape : tuple
+        Shape of the problem grid.
+    start : float
+        Half-width of the first bracket.
+    limits : (float, float)
+        Search range; beyond it a root is reported as infinite.
+
+    Returns
+    -------
+    ndarray
+        The roots; ``+inf`` where ``f`` stays positive up to ``limits[1]``, ``-inf`` where it is already <= 0 at
+        ``limits[0]``.
+    """
+    lo_lim, hi_lim = limits
+    lo, hi = np.full(shape, -start), np.full(shape, start)
+    f_lo, f_hi = f(lo), f(hi)
+    for _ in range(8):  # geometric expansion reaches +-650 in 7 steps
+        grow_lo, grow_hi = (f_lo <= 0) & (lo > lo_lim), (f_hi > 0) & (hi < hi_lim)
+        if not (grow_lo.any() or grow_hi.any()):
+            break
+        lo = np.where(grow_lo, np.maximum(2.0 * lo - 4.0, lo_lim), lo)
+        hi = np.where(grow_hi, np.minimum(2.0 * hi + 4.0, hi_lim), hi)
+        f_lo, f_hi = f(lo), f(hi)
+    never, below = f_hi > 0, f_lo <= 0
+    ok = ~(never | below)
+    out = np.where(never, np.inf, -np.inf)
+    if ok.any():
+        root = find_root(lambda u: np.where(ok, f(u), -1.0), np.where(ok, lo, -1.0), np.where(ok, hi, 1.0))
+        out = np.where(ok, root, out)
+    return out
+
+
 def _full(values, shape):
     return np.broadcast_to(np.asarray(values, dtype=np.float64), shape).copy()
 
@@ -167,25 +210,9 @@ def condensation_point(alpha, phi, dphi):
     def sigma(log_theta):
         return saddle_entropy(np.exp(log_theta), alpha, phi, dphi)
 
-    lo_lim, hi_lim = _LOG_THETA_RANGE
     shape = np.broadcast_shapes(alpha.shape, np.shape(phi(np.ones(alpha.shape))))
-    lo, hi = np.full(shape, -2.0), np.full(shape, 2.0)
-    # Expand the bracket geometrically in log(theta): Sigma(lo) > 0 and Sigma(hi) < 0.
-    s_lo, s_hi = sigma(lo), sigma(hi)
-    for _ in range(8):  # geometric expansion reaches +-650 in 7 steps
-        grow_lo, grow_hi = (s_lo <= 0) & (lo > lo_lim), (s_hi > 0) & (hi < hi_lim)
-        if not (grow_lo.any() or grow_hi.any()):
-            break
-        lo = np.where(grow_lo, np.maximum(2.0 * lo - 4.0, lo_lim), lo)
-        hi = np.where(grow_hi, np.minimum(2.0 * hi + 4.0, hi_lim), hi)
-        s_lo, s_hi = sigma(lo), sigma(hi)
-    never, tiny = s_hi > 0, s_lo <= 0
-    ok = ~(never | tiny)
-    out = np.where(never, np.inf, 0.0)
-    if ok.any():
-        res = find_root(lambda u: np.where(ok, sigma(u), -1.0), np.where(ok, lo, -1.0), np.where(ok, hi, 1.0))
-        out = np.where(ok, np.exp(res), out)
-    return out
+    # Sigma decreases in log(theta); a REM that is condensed already at theta = e^-650 has theta* = 0
+    return np.exp(solve_decreasing(sigma, shape, 2.0, _LOG_THETA_RANGE))
 
 
 def minimal_distance(alpha, phi, dphi, theta_star=None):

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..models import GaussianData, GaussianEquivalent, HiddenManifold
 from ..sim.schedule import bandwidth2, check_time
-from .rem import _check_alpha, condensation_point, find_root
+from .rem import _check_alpha, condensation_point, solve_decreasing
 from .spectra import Spectrum, marchenko_pastur_transforms
 
 __all__ = [
@@ -127,23 +127,7 @@ def _t_of_log_h2(u):
 
 def _solve_log_h2(g, shape):
     """Root in ``u = log h^2`` of a function decreasing in u; -inf if below range (t -> 0), inf if never."""
-    lo_lim, hi_lim = _LOG_H2_RANGE
-    lo, hi = np.full(shape, -3.0), np.full(shape, 3.0)
-    g_lo, g_hi = g(lo), g(hi)
-    for _ in range(8):  # geometric expansion reaches +-650 in 7 steps
-        grow_lo, grow_hi = (g_lo <= 0) & (lo > lo_lim), (g_hi > 0) & (hi < hi_lim)
-        if not (grow_lo.any() or grow_hi.any()):
-            break
-        lo = np.where(grow_lo, np.maximum(2.0 * lo - 4.0, lo_lim), lo)
-        hi = np.where(grow_hi, np.minimum(2.0 * hi + 4.0, hi_lim), hi)
-        g_lo, g_hi = g(lo), g(hi)
-    never, below = g_hi > 0, g_lo <= 0
-    ok = ~(never | below)
-    out = np.where(never, np.inf, -np.inf)
-    if ok.any():
-        root = find_root(lambda u: np.where(ok, g(u), -1.0), np.where(ok, lo, -1.0), np.where(ok, hi, 1.0))
-        out = np.where(ok, root, out)
-    return out
+    return solve_decreasing(g, shape, 3.0, _LOG_H2_RANGE)
 
 
 def _shape(alpha, moments):
