@@ -15,6 +15,7 @@ import numbers
 import numpy as np
 
 from . import backend
+from ._checks import latent_ratio
 from .activations import Activation, get_activation
 from .theory.spectra import Spectrum, marchenko_pastur_quadrature
 
@@ -116,9 +117,7 @@ class HiddenManifold:
 
     def __init__(self, alpha_D: float, phi="linear", N: int | None = None, seed=None,
                  normalize: str = "unit_variance"):
-        if isinstance(alpha_D, bool) or not isinstance(alpha_D, numbers.Real) or not 0.0 < alpha_D <= 1.0:
-            raise ValueError(f"alpha_D must be a number in (0, 1], got {alpha_D!r}")
-        self.alpha_D = float(alpha_D)
+        self.alpha_D = latent_ratio(alpha_D)
         self.activation: Activation = get_activation(phi, normalize)
         self.N = _check_N(N)
         self.seed = seed

@@ -10,6 +10,8 @@ import numbers
 
 import numpy as np
 
+from .._checks import positive
+
 __all__ = ["bandwidth2", "check_time", "delta", "log_time_grid"]
 
 
@@ -23,21 +25,12 @@ def check_time(t, name: str = "t") -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        If `t` is not numeric.
     ValueError
         If any time is <= 0 or not finite.
     """
-    if isinstance(t, bool):
-        raise TypeError(f"{name} must be a number or an array of numbers, got {t!r}")
-    try:
-        arr = np.asarray(t, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a number or an array of numbers, got {t!r}") from exc
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty")
-    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        bad = arr[~(np.isfinite(arr) & (arr > 0))].ravel()[0]
-        raise ValueError(f"{name} must be finite and > 0 (forward time), got {bad!r}")
-    return arr
+    return positive(t, name, "forward time")
 
 
 def delta(t):

@@ -24,6 +24,7 @@ import math
 import numpy as np
 from scipy import optimize, special
 
+from .._checks import latent_ratio, positive
 from ..activations import Activation, get_activation
 from .glm_channel import channel_terms
 from .spectra import marchenko_pastur_shannon
@@ -42,17 +43,11 @@ _U_TOL = 1e-7  # |u - u*| at which the minimum is accepted: the value error is f
 
 # ---------------------------------------------------------------------------------------------------- validation
 def _check_alpha_D(alpha_D) -> float:
-    a = float(alpha_D)
-    if not 0.0 < a <= 1.0:
-        raise ValueError(f"alpha_D must be in (0, 1], got {alpha_D!r}")
-    return a
+    return latent_ratio(alpha_D)
 
 
 def _check_nu(nu) -> np.ndarray:
-    arr = np.asarray(nu, dtype=np.float64)
-    if not np.all(np.isfinite(arr) & (arr > 0.0)):
-        raise ValueError(f"nu must be finite and > 0 (nu = e^(2t) - 1), got {nu!r}")
-    return arr
+    return positive(nu, "nu", "nu = e^(2t) - 1")
 
 
 def _activation(activation) -> Activation:
@@ -219,9 +214,7 @@ def glm_collapse_time(alpha, alpha_D, activation="linear"):
     ----------
     Chapter "Collapse" (condensation criterion ``I(a; x_t) / N = alpha``).
     """
-    alpha_arr = np.asarray(alpha, dtype=np.float64)
-    if not np.all(np.isfinite(alpha_arr) & (alpha_arr > 0.0)):
-        raise ValueError(f"alpha must be finite and > 0, got {alpha!r}")
+    alpha_arr = positive(alpha, "alpha", "alpha = log P / N")
     alpha_D = _check_alpha_D(alpha_D)
     act = _activation(activation)
     out = np.empty(alpha_arr.shape)

@@ -27,6 +27,8 @@ import numbers
 
 import numpy as np
 
+from .._checks import positive
+
 __all__ = [
     "DerridaREM",
     "condensation_point",
@@ -43,18 +45,7 @@ _LOG_THETA_RANGE = (-650.0, 650.0)
 
 def _check_alpha(alpha, name: str = "alpha") -> np.ndarray:
     """``alpha`` as a float64 array; finite and > 0, else ValueError naming it."""
-    if isinstance(alpha, bool):
-        raise ValueError(f"{name} must be a finite number > 0, got {alpha!r}")
-    try:
-        a = np.asarray(alpha, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a finite number > 0, got {alpha!r}") from exc
-    if a.size == 0:
-        raise ValueError(f"{name} must not be empty")
-    if not np.all(np.isfinite(a) & (a > 0)):
-        bad = a[~(np.isfinite(a) & (a > 0))].ravel()[0]
-        raise ValueError(f"{name} must be finite and > 0 ({name} = log P / N), got {bad!r}")
-    return a
+    return positive(alpha, name, f"{name} = log P / N")
 
 
 def find_root(f, lo, hi, *, xtol: float = 1e-14, maxiter: int = 200):
