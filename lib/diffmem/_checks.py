@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["latent_ratio", "positive"]
+__all__ = ["count", "latent_ratio", "positive"]
 
 
 def positive(value, name: str, meaning: str) -> np.ndarray:
@@ -51,3 +51,11 @@ def latent_ratio(alpha_D, name: str = "alpha_D") -> float:
     if isinstance(alpha_D, bool) or not isinstance(alpha_D, numbers.Real) or not 0.0 < alpha_D <= 1.0:
         raise ValueError(f"{name} must be in (0, 1] (the latent dimension ratio D / N), got {alpha_D!r}")
     return float(alpha_D)
+
+
+def count(value, name: str, minimum: int = 1) -> int:
+    """`value` as an int >= `minimum` (a number of points, steps, samples...); ValueError naming it otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        allowed = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return int(value)

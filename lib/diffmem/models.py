@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 
 from . import backend
-from ._checks import latent_ratio
+from ._checks import count, latent_ratio
 from .activations import Activation, get_activation
 from .theory.spectra import Spectrum, marchenko_pastur_quadrature
 
@@ -28,12 +28,6 @@ def _check_N(N):
     if isinstance(N, bool) or not isinstance(N, numbers.Integral) or N < 1:
         raise ValueError(f"N must be a positive integer or None (the N -> infinity model), got {N!r}")
     return int(N)
-
-
-def _check_P(P):
-    if isinstance(P, bool) or not isinstance(P, numbers.Integral) or P < 1:
-        raise ValueError(f"P (number of points) must be a positive integer, got {P!r}")
-    return int(P)
 
 
 def _need_N(model) -> int:
@@ -80,7 +74,7 @@ class GaussianData:
         -------
         data : (P, N) array
         """
-        N, P = _need_N(self), _check_P(P)
+        N, P = _need_N(self), count(P, "P (number of points)")
         rng = backend.default_rng(seed, xp)
         return rng.standard_normal((P, N))
 
@@ -162,7 +156,7 @@ class HiddenManifold:
             Only if `return_latents`.
         """
         _need_N(self)
-        P = _check_P(P)
+        P = count(P, "P (number of points)")
         xp = backend.active() if xp is None else xp
         rng = backend.default_rng(seed, xp)
         z = rng.standard_normal((P, self.D))
@@ -263,7 +257,7 @@ class GaussianEquivalent:
         z : (P, D) array
             Only if `return_latents`.
         """
-        N, P = _need_N(self), _check_P(P)
+        N, P = _need_N(self), count(P, "P (number of points)")
         xp = backend.active() if xp is None else xp
         rng = backend.default_rng(seed, xp)
         z = rng.standard_normal((P, self.D))

@@ -10,12 +10,12 @@ Serves the chapters "Diffusion with the empirical score", "Collapse" and "Genera
 from __future__ import annotations
 
 import math
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
 from .. import backend
+from .._checks import count
 from .sampling import sample_marginal
 from .schedule import check_time, delta
 from .score import posterior_stats
@@ -218,8 +218,7 @@ def excess_entropy(data, t, n: int = 4096, seed=None, **engine) -> Estimate:
         Floats for scalar `t`, (T,) arrays otherwise.
     """
     t_arr = check_time(t)
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
-        raise ValueError(f"n (Monte Carlo samples) must be an integer >= 2, got {n!r}")
+    n = count(n, "n (Monte Carlo samples)", minimum=2)
     xp = backend.get_array_module(data)
     data = xp.asarray(data, dtype=np.float64)
     P, N = data.shape

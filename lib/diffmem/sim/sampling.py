@@ -17,11 +17,11 @@ Serves the chapter "Diffusion with the empirical score" (THEORY.md section 2).
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
 from .. import backend
+from .._checks import count
 from .schedule import check_time, delta, log_time_grid
 from .score import empirical_score, sample_posterior_index
 
@@ -31,12 +31,6 @@ __all__ = ["METHODS", "sample_marginal", "sample_reverse"]
 METHODS = ("ancestral", "sde", "ode")
 # Above this many multiply-adds a reverse run shows a progress bar unless told otherwise.
 _PROGRESS_WORK = 2e10
-
-
-def _check_count(n, name):
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"{name} must be a positive integer, got {n!r}")
-    return int(n)
 
 
 def _as_data(data, dtype=None):
@@ -73,7 +67,7 @@ def sample_marginal(data, t, n, seed=None, return_index: bool = False):
     """
     xp, data = _as_data(data)
     t = float(check_time(t))
-    n = _check_count(n, "n")
+    n = count(n, "n")
     rng = backend.default_rng(seed, xp)
     mu = rng.integers(0, data.shape[0], size=n)
     x = math.exp(-t) * data[mu] + math.sqrt(delta(t)) * rng.standard_normal((n, data.shape[1]))
@@ -128,8 +122,8 @@ def sample_reverse(data, n, times, method: str = "ancestral", steps: int = 200, 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     xp, data = _as_data(data, dtype)
-    n = _check_count(n, "n")
-    steps = _check_count(steps, "steps")
+    n = count(n, "n")
+    steps = count(steps, "steps")
     t_max = float(check_time(t_max, "t_max"))
     times_arr = np.atleast_1d(check_time(times, "times"))
     if times_arr.ndim != 1:

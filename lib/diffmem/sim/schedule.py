@@ -6,11 +6,9 @@ Forward process ``x_t = e^{-t} a + sqrt(Delta_t) xi`` with ``Delta_t = 1 - e^{-2
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from .._checks import positive
+from .._checks import count, positive
 
 __all__ = ["bandwidth2", "check_time", "delta", "log_time_grid"]
 
@@ -62,8 +60,7 @@ def log_time_grid(t_max: float, t_min: float, steps: int) -> np.ndarray:
     check_time(t_max, "t_max")
     if not t_max > t_min:
         raise ValueError(f"t_max must be > t_min, got t_max={t_max!r}, t_min={t_min!r}")
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    steps = count(steps, "steps")
     grid = np.geomspace(t_max, t_min, int(steps) + 1)
     grid[0], grid[-1] = t_max, t_min
     return grid

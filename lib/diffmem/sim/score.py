@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend
+from .._checks import count
 from .schedule import check_time
 
 __all__ = [
@@ -151,9 +152,7 @@ def _stream(x, data, t, *, dtype=None, chunk=None, memory_budget=None, mean=Fals
     P = data.shape[0]
     if chunk is None:
         chunk = chunk_size(M, P, dtype.itemsize, memory_budget)
-    elif isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1:
-        raise ValueError(f"chunk must be a positive integer (patterns per chunk), got {chunk!r}")
-    chunk = int(chunk)
+    chunk = count(chunk, "chunk")  # patterns per chunk
     decay = math.exp(-t)
     dlt = -math.expm1(-2.0 * t)
 

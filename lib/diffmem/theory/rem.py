@@ -27,7 +27,7 @@ import numbers
 
 import numpy as np
 
-from .._checks import positive
+from .._checks import count, positive
 
 __all__ = [
     "DerridaREM",
@@ -370,8 +370,7 @@ class DerridaREM:
         (n_levels,) or (n_samples, n_levels) ndarray
             Energies ``E`` (not divided by N).
         """
-        if isinstance(N, bool) or not isinstance(N, numbers.Integral) or N < 1:
-            raise ValueError(f"N must be a positive integer, got {N!r}")
+        N = count(N, "N")
         if math.isclose(self.alpha, math.log(2.0)):
             levels = 2 ** int(N)
         else:
