@@ -58,6 +58,14 @@ def _mean_estimate(values) -> Estimate:
     return Estimate(float(v.mean()), err, int(n))
 
 
+def _per_time(estimates, t_arr) -> Estimate:
+    """One Estimate for a scalar time; for an array of times, one with (T,) arrays of values and errors."""
+    if t_arr.ndim == 0:
+        return estimates[0]
+    return Estimate(np.array([e.value for e in estimates]), np.array([e.stderr for e in estimates]),
+                    estimates[0].n)
+
+
 def _stats_batched(x, data, t, **engine):
     """posterior_stats over query batches, concatenated (NumPy arrays out)."""
     fields = []
@@ -190,9 +198,7 @@ def test_cross_entropy(test_points, data, t, **engine) -> Estimate:
         tk = float(tk)
         log_p = _stats_batched(math.exp(-tk) * y, data, tk, **engine).log_density - N * tk
         out.append(_mean_estimate(-log_p / N))
-    if t_arr.ndim == 0:
-        return out[0]
-    return Estimate(np.array([e.value for e in out]), np.array([e.stderr for e in out]), out[0].n)
+    return _per_time(out, t_arr)
 
 
 def excess_entropy(data, t, n: int = 4096, seed=None, **engine) -> Estimate:
@@ -230,6 +236,4 @@ def excess_entropy(data, t, n: int = 4096, seed=None, **engine) -> Estimate:
         log_p = _stats_batched(x, data, tk, **engine).log_density
         reference = math.log(P) / N + 0.5 * math.log(2.0 * math.pi * math.e * float(delta(tk)))
         out.append(_mean_estimate(-log_p / N - reference))
-    if t_arr.ndim == 0:
-        return out[0]
-    return Estimate(np.array([e.value for e in out]), np.array([e.stderr for e in out]), out[0].n)
+    return _per_time(out, t_arr)
