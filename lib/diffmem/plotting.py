@@ -29,6 +29,8 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
+from ._checks import count
+
 __all__ = [
     "COLORS",
     "STYLE",
@@ -117,9 +119,7 @@ def figure(ncols: int = 1, nrows: int = 1, width: float | None = None, height: f
     ValueError
         If `ncols` or `nrows` is not a positive integer.
     """
-    for name, value in (("ncols", ncols), ("nrows", nrows)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    ncols, nrows = count(ncols, "ncols"), count(nrows, "nrows")
     if width is None:
         width = 6.4 if ncols == 1 else min(10.0, 3.4 * ncols + 0.6)
     if height is None:
