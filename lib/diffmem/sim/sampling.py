@@ -85,8 +85,8 @@ def _reverse_grid(times, t_max, steps, method):
 
 
 def sample_reverse(data, n, times, method: str = "ancestral", steps: int = 200, t_max: float = 5.0, seed=None,
-                   progress=None, dtype=None, chunk=None, memory_budget=None):
-    """Run the empirical reverse process from ``P^e_{t_max}`` and return its states at the requested times.
+                   progress=None, dtype=None, chunk=None, memory_budget=None, start=None):
+    """Run the empirical reverse process from ``P^e_{t_max}`` (or from `start`) and return its states at `times`.
 
     Parameters
     ----------
@@ -108,6 +108,9 @@ def sample_reverse(data, n, times, method: str = "ancestral", steps: int = 200, 
         Show a ``tqdm`` bar; ``None`` shows one for long runs only.
     dtype, chunk, memory_budget
         Passed to the score engine.
+    start : (n, N) array or None
+        States at `t_max` to start from (for instance ``e^{-t} a^1 + sqrt(s Delta_t) xi`` to probe the basin of a
+        training point, chapter "Trap times"); by default an exact draw from ``P^e_{t_max}``.
 
     Returns
     -------
@@ -117,7 +120,7 @@ def sample_reverse(data, n, times, method: str = "ancestral", steps: int = 200, 
     Raises
     ------
     ValueError
-        Unknown `method`, times outside ``(0, t_max]``, bad counts.
+        Unknown `method`, times outside ``(0, t_max]``, bad counts, `start` not of shape ``(n, N)`` or not finite.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -135,7 +138,14 @@ def sample_reverse(data, n, times, method: str = "ancestral", steps: int = 200, 
     P, N = data.shape
     engine = {"dtype": dtype, "chunk": chunk, "memory_budget": memory_budget}
 
-    x = sample_marginal(data, t_max, n, seed=rng)
+    if start is None:
+        x = sample_marginal(data, t_max, n, seed=rng)
+    else:
+        x = xp.array(start, dtype=data.dtype)  # a copy: the caller's array is never modified
+        if x.shape != (n, N):
+            raise ValueError(f"start must have shape (n, N) = {(n, N)}, got {x.shape}")
+        if not bool(xp.isfinite(x).all()):
+            raise ValueError("start contains NaN or inf; every starting state must be finite")
     record = {}
     if t_max in times_arr:
         record[t_max] = x.copy()
