@@ -116,6 +116,18 @@ def test_ordering_of_the_times_on_a_grid():
     np.testing.assert_allclose(one.t_o, T.t_o[7], rtol=1e-13)
 
 
+def test_grid_mixing_resolvable_and_underflowing_times_matches_elementwise_calls():
+    # alpha / alpha_D = 350 puts h_c^2 ~ e^{-700} below float64: such elements settle at t = 0 while the others
+    # are solved; a settled element must not break the bracket of the rest (regression)
+    alpha_D = np.array([1.0, 0.1, 1e-2, 1e-3])
+    T = phase_diagram(0.35, alpha_D)
+    for k, aD in enumerate(alpha_D):
+        one = times(0.35, HiddenManifold(float(aD)))
+        for field in ("t_g", "t_cond", "t_c", "t_o"):
+            assert getattr(T, field)[k] == pytest.approx(getattr(one, field), rel=1e-12, abs=0.0)
+    assert T.t_c[-1] == 0.0 and T.t_c[0] == pytest.approx(collapse_time(0.35, HiddenManifold(1.0)), rel=1e-12)
+
+
 @pytest.mark.parametrize("alpha, alpha_D, tol", [(0.01, 1e-3, 1e-5), (0.005, 1e-4, 1e-12)])
 def test_small_alpha_D_limits_at_fixed_alpha(alpha, alpha_D, tol):
     # corrections are O(e^{-2 alpha / alpha_D}) (e^{-20} and e^{-100} here) and O(alpha_D h^2)

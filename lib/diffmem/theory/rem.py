@@ -144,7 +144,8 @@ def solve_decreasing(f, shape, start: float, limits: tuple[float, float]):
     ok = ~(never | below)
     out = np.where(never, np.inf, -np.inf)
     if ok.any():
-        root = find_root(lambda u: np.where(ok, f(u), -1.0), np.where(ok, lo, -1.0), np.where(ok, hi, 1.0))
+        # elements already settled get the stand-in -u, bracketed by [-1, 1], so that find_root sees a sign change
+        root = find_root(lambda u: np.where(ok, f(u), -u), np.where(ok, lo, -1.0), np.where(ok, hi, 1.0))
         out = np.where(ok, root, out)
     return out
 
