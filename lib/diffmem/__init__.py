@@ -9,6 +9,7 @@ never here, so that the package imports without them.
 from . import backend, settings
 from .activations import ACTIVATIONS, Activation, get_activation
 from .models import GaussianData, GaussianEquivalent, HiddenManifold
+from .sim.crossover import crossover_midpoint, gaussian_collapse_fraction
 from .sim.diagnostics import (
     Estimate,
     collapse_fraction,
@@ -17,6 +18,24 @@ from .sim.diagnostics import (
     participation_ratio,
     stabilization_time,
     test_cross_entropy,
+)
+from .sim.generalization import (
+    GeneralizationMeasurement,
+    loss_minimum,
+    measure_generalization,
+    nearest_neighbour_distance,
+)
+from .sim.geometry import (
+    kolmogorov_distance,
+    local_pca_spectrum,
+    manifold_covariance,
+    marchenko_pastur_cdf,
+    marchenko_pastur_quantile,
+    participation_dimension,
+    spectral_density,
+    spectral_quantile,
+    tangent_spectrum,
+    wasserstein_distance,
 )
 from .sim.sampling import METHODS, sample_marginal, sample_reverse
 from .sim.schedule import bandwidth2, delta, log_time_grid
@@ -29,6 +48,7 @@ from .sim.score import (
     posterior_stats,
     sample_posterior_index,
 )
+from .sim.traps import basin_edge, capture_probability, pattern_weight, probe_points, trajectory_capture
 from .theory.basins import basin_size, trap_log_partition
 from .theory.glm import glm_small_t
 from .theory.loss import generalization_loss
@@ -56,46 +76,67 @@ __all__ = [
     "Estimate",
     "GaussianData",
     "GaussianEquivalent",
+    "GeneralizationMeasurement",
     "HiddenManifold",
     "PosteriorStats",
     "Spectrum",
     "Times",
     "backend",
     "bandwidth2",
+    "basin_edge",
     "basin_size",
+    "capture_probability",
     "chunk_size",
     "collapse_fraction",
     "collapse_time",
     "condensation_point",
     "condensation_time",
+    "crossover_midpoint",
     "delta",
     "empirical_log_density",
     "empirical_score",
     "excess_entropy",
+    "gaussian_collapse_fraction",
     "gaussian_equivalent",
     "generalization_loss",
     "generalization_time",
     "get_activation",
     "glm_small_t",
+    "kolmogorov_distance",
+    "local_pca_spectrum",
     "log_time_grid",
+    "loss_minimum",
+    "manifold_covariance",
+    "marchenko_pastur_cdf",
     "marchenko_pastur_density",
     "marchenko_pastur_quadrature",
+    "marchenko_pastur_quantile",
+    "measure_generalization",
     "minimal_distance",
     "mutual_information",
     "nearest_index",
+    "nearest_neighbour_distance",
     "onset_time",
+    "participation_dimension",
     "participation_ratio",
+    "pattern_weight",
     "phase_diagram",
     "posterior_mean",
     "posterior_stats",
+    "probe_points",
     "quenched_log_partition",
     "saddle_entropy",
     "sample_marginal",
     "sample_posterior_index",
     "sample_reverse",
     "settings",
+    "spectral_density",
+    "spectral_quantile",
     "stabilization_time",
+    "tangent_spectrum",
     "test_cross_entropy",
     "times",
+    "trajectory_capture",
     "trap_log_partition",
+    "wasserstein_distance",
 ]
