@@ -119,3 +119,45 @@ def test_exact_crossover_does_not_depend_on_the_quadrature_in_R():
     a = dm.gaussian_collapse_fraction(t, N, alpha, n_samples=8000, n_nodes=8, seed=5)
     b = dm.gaussian_collapse_fraction(t, N, alpha, n_samples=8000, n_nodes=24, seed=6)
     assert np.all(np.abs(a.value - b.value) < 4 * np.hypot(a.stderr, b.stderr))
+
+
+def test_collapse_curve_is_the_collapse_fraction_at_each_time():
+    data = dm.GaussianData(6).sample(150, seed=21)
+    t = np.array([0.05, 0.3, 1.0])
+    curve = dm.collapse_curve(data, t, n=400, seed=22)
+    rng = np.random.default_rng(22)
+    for k, tk in enumerate(t):  # the same draws, one time after the other
+        ref = dm.collapse_fraction(dm.sample_marginal(data, tk, 400, seed=rng), data, tk)
+        assert curve.value[k] == ref.value and curve.stderr[k] == pytest.approx(ref.stderr, rel=1e-12)
+    assert curve.n == 400 and curve.value[0] > 0.8 > 0.1 > curve.value[-1]
+    # given states (e.g. reverse trajectories) are used as they are
+    states = np.stack([dm.sample_marginal(data, tk, 50, seed=k) for k, tk in enumerate(t)])
+    on_states = dm.collapse_curve(data, t, states=states)
+    np.testing.assert_array_equal(on_states.value, [dm.collapse_fraction(states[k], data, tk).value
+                                                    for k, tk in enumerate(t)])
+
+
+def test_collapse_curve_averages_datasets_with_the_larger_of_spread_and_binomial_error():
+    sets = [dm.GaussianData(6).sample(150, seed=s) for s in (31, 32, 33)]
+    t = np.array([0.1, 0.4])
+    avg = dm.collapse_curve(sets, t, n=200, seed=34)
+    rng = np.random.default_rng(34)
+    per = np.array([[dm.collapse_fraction(dm.sample_marginal(d, tk, 200, seed=rng), d, tk).value for tk in t]
+                    for d in sets])
+    np.testing.assert_allclose(avg.value, per.mean(axis=0), rtol=1e-14)
+    binomial = np.sqrt(np.maximum(avg.value * (1 - avg.value), 0.25 / 600) / 600)
+    spread = per.std(axis=0, ddof=1) / np.sqrt(3)
+    np.testing.assert_allclose(avg.stderr, np.maximum(binomial, spread), rtol=1e-12)
+    assert avg.n == 600
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({}, "give exactly one of n"),
+    ({"n": 5, "states": np.zeros((2, 5, 3))}, "give exactly one of n"),
+    ({"states": np.zeros((3, 5, 3))}, r"states must have shape \(T, n, N\) with T = 2"),
+    ({"states": [np.zeros((2, 5, 3))] * 2}, r"states must hold one \(T, n, N\) array per dataset \(1\), got 2"),
+    ({"n": 0}, "n must be a positive integer"),
+])
+def test_collapse_curve_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        dm.collapse_curve(np.zeros((4, 3)), [0.1, 0.2], **kwargs)

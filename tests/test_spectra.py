@@ -1,12 +1,16 @@
+import math
+
 import numpy as np
 import pytest
 from scipy import integrate
 
 from diffmem.theory.spectra import (
     Spectrum,
+    marchenko_pastur_cdf,
     marchenko_pastur_density,
     marchenko_pastur_edges,
     marchenko_pastur_quadrature,
+    marchenko_pastur_quantile,
     marchenko_pastur_shannon,
 )
 
@@ -36,6 +40,26 @@ def test_density_is_normalised_with_mean_one(c):
     mean = integrate.quad(lambda x: x * marchenko_pastur_density(x, c), a, b, limit=200)[0]
     assert mass == pytest.approx(1.0, abs=1e-9)
     assert mean == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("c", [0.05, 0.25, 0.7, 1.0])
+def test_cdf_matches_quadrature_of_the_density(c):
+    a, b = (1 - math.sqrt(c)) ** 2, (1 + math.sqrt(c)) ** 2
+    xs = np.linspace(a, b, 9)[1:-1]
+    ref = [integrate.quad(lambda x: float(marchenko_pastur_density(x, c)), a, x, limit=200, epsabs=1e-13)[0]
+           for x in xs]
+    np.testing.assert_allclose(marchenko_pastur_cdf(xs, c), ref, rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(marchenko_pastur_cdf([a - 0.1, b + 0.1], c), [0.0, 1.0])
+
+
+@pytest.mark.parametrize("c", [0.05, 0.25, 1.0])
+def test_quantile_inverts_the_cdf(c):
+    u = np.linspace(0.0, 1.0, 101)
+    q = marchenko_pastur_quantile(u, c)
+    np.testing.assert_allclose(marchenko_pastur_cdf(q, c), u, rtol=0, atol=1e-9)
+    assert q[0] == pytest.approx((1 - math.sqrt(c)) ** 2, abs=1e-12)
+    assert q[-1] == pytest.approx((1 + math.sqrt(c)) ** 2, abs=1e-12)
+    assert np.all(np.diff(q) > 0)
 
 
 @pytest.mark.parametrize("c", [0.05, 0.3, 0.7])
@@ -71,6 +95,15 @@ def test_bad_ratio_is_rejected(bad):
         marchenko_pastur_quadrature(bad)
     with pytest.raises(ValueError, match="ratio must be in"):
         marchenko_pastur_shannon(1.0, bad)
+    with pytest.raises(ValueError, match="ratio must be in"):
+        marchenko_pastur_cdf(1.0, bad)
+    with pytest.raises(ValueError, match="ratio must be in"):
+        marchenko_pastur_quantile(0.5, bad)
+
+
+def test_quantile_rejects_probabilities_outside_the_unit_interval():
+    with pytest.raises(ValueError, match="u must be"):
+        marchenko_pastur_quantile(1.5, 0.5)
 
 
 @pytest.mark.parametrize("c", [0.05, 0.5, 1.0])

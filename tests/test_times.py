@@ -15,7 +15,7 @@ from scipy.special import lambertw
 
 from diffmem import GaussianData, HiddenManifold
 from diffmem.models import GaussianEquivalent
-from diffmem.theory.basins import basin_size, trap_log_partition
+from diffmem.theory.basins import basin_size, distance_cumulant, trap_log_partition
 from diffmem.theory.loss import generalization_loss
 from diffmem.theory.spectra import Spectrum, marchenko_pastur_shannon
 from diffmem.theory.times import (
@@ -151,6 +151,29 @@ def test_basin_size_regimes_and_the_generic_rem(model):
     for t in [0.5 * T.t_c, 0.95 * T.t_c, 1.2 * T.t_c, 0.5 * (T.t_c + T.t_o), 0.97 * T.t_o]:
         s = brentq(lambda s, t=t: -s / 2 - trap_log_partition(t, alpha, model, s=s), 1e-12, 100.0, xtol=1e-14)
         assert basin_size(t, alpha, model) == pytest.approx(s, rel=1e-9)
+
+
+@pytest.mark.parametrize("model", [GaussianData(N=7), HiddenManifold(0.5), HiddenManifold(0.6, N=30, seed=3)], ids=repr)
+@pytest.mark.parametrize("s", [0.0, 0.4, 1.0])
+def test_distance_cumulant_is_the_gaussian_integral_over_the_spectrum(model, s):
+    # eq. rem-cumulant written out over the eigenvalues (independent of the moment machinery of the engine)
+    spec = model.spectrum(n_quad=2048) if model.N is None else model.spectrum()
+    lam, w = spec.values, spec.weights
+    t = np.array([0.05, 0.3, 1.2])
+    phi, dphi = distance_cumulant(t, model, s=s)
+    for theta in (0.1, 0.5, 3.0):
+        lg = lam[None, :] / np.expm1(2 * t)[:, None]
+        x = 2 * theta * lg
+        ref = (-0.5 * np.log1p(x) - theta * (lg + s) / (1 + x)) @ w
+        ref_d = (-lg / (1 + x) - (lg + s) / (1 + x) ** 2) @ w
+        np.testing.assert_allclose(phi(theta), ref, rtol=1e-6 if model.N is None else 1e-12)
+        np.testing.assert_allclose(dphi(theta), ref_d, rtol=1e-6 if model.N is None else 1e-12)
+    # phi(0) = 0 (a cumulant) and a finite-difference derivative
+    assert np.all(np.abs(phi(0.0)) < 1e-15)
+    eps = 1e-6
+    np.testing.assert_allclose((phi(0.7 + eps) - phi(0.7 - eps)) / (2 * eps), dphi(0.7), rtol=1e-7)
+    with pytest.raises(ValueError, match="s must be a finite number >= 0"):
+        distance_cumulant(0.1, model, s=-1.0)
 
 
 def test_trap_partition_function_identities():

@@ -9,7 +9,7 @@ never here, so that the package imports without them.
 from . import backend, settings
 from .activations import ACTIVATIONS, Activation, get_activation
 from .models import GaussianData, GaussianEquivalent, HiddenManifold
-from .sim.crossover import crossover_midpoint, gaussian_collapse_fraction
+from .sim.crossover import collapse_curve, crossover_midpoint, gaussian_collapse_fraction
 from .sim.diagnostics import (
     Estimate,
     collapse_fraction,
@@ -29,8 +29,6 @@ from .sim.geometry import (
     kolmogorov_distance,
     local_pca_spectrum,
     manifold_covariance,
-    marchenko_pastur_cdf,
-    marchenko_pastur_quantile,
     participation_dimension,
     spectral_density,
     spectral_quantile,
@@ -49,11 +47,17 @@ from .sim.score import (
     sample_posterior_index,
 )
 from .sim.traps import basin_edge, capture_probability, pattern_weight, probe_points, trajectory_capture
-from .theory.basins import basin_size, trap_log_partition
+from .theory.basins import basin_size, distance_cumulant, trap_log_partition
 from .theory.glm import glm_small_t
 from .theory.loss import generalization_loss
 from .theory.rem import DerridaREM, condensation_point, minimal_distance, quenched_log_partition, saddle_entropy
-from .theory.spectra import Spectrum, marchenko_pastur_density, marchenko_pastur_quadrature
+from .theory.spectra import (
+    Spectrum,
+    marchenko_pastur_cdf,
+    marchenko_pastur_density,
+    marchenko_pastur_quadrature,
+    marchenko_pastur_quantile,
+)
 from .theory.times import (
     Times,
     collapse_time,
@@ -87,12 +91,14 @@ __all__ = [
     "basin_size",
     "capture_probability",
     "chunk_size",
+    "collapse_curve",
     "collapse_fraction",
     "collapse_time",
     "condensation_point",
     "condensation_time",
     "crossover_midpoint",
     "delta",
+    "distance_cumulant",
     "empirical_log_density",
     "empirical_score",
     "excess_entropy",

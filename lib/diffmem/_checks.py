@@ -6,7 +6,9 @@ import numbers
 
 import numpy as np
 
-__all__ = ["count", "latent_ratio", "positive"]
+from . import backend
+
+__all__ = ["as_data", "count", "latent_ratio", "positive"]
 
 
 def positive(value, name: str, meaning: str) -> np.ndarray:
@@ -59,3 +61,34 @@ def count(value, name: str, minimum: int = 1) -> int:
         allowed = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise ValueError(f"{name} must be {allowed}, got {value!r}")
     return int(value)
+
+
+def as_data(data, dtype=None):
+    """A training set `data` as a finite, non-empty 2-D array on its own backend.
+
+    Parameters
+    ----------
+    data : (P, N) array_like
+        Training points (NumPy or CuPy; the result stays on the same backend).
+    dtype : dtype or None
+        Floating type of the result; float64 by default.
+
+    Returns
+    -------
+    xp : module
+        The array module of `data` (``numpy`` or ``cupy``).
+    data : (P, N) array
+        `data` converted to `dtype` (no copy when it already is).
+
+    Raises
+    ------
+    ValueError
+        If `data` is not 2-D, has no pattern or no dimension, or contains NaN or inf.
+    """
+    xp = backend.get_array_module(data)
+    data = xp.asarray(data, dtype=np.float64 if dtype is None else dtype)
+    if data.ndim != 2 or data.shape[0] == 0 or data.shape[1] == 0:
+        raise ValueError(f"data must be a non-empty 2-D array of shape (P, N), got shape {data.shape}")
+    if not bool(xp.isfinite(data).all()):
+        raise ValueError("data contains NaN or inf; all patterns must be finite")
+    return xp, data

@@ -1,5 +1,7 @@
 """The finite-N collapse crossover: its midpoint from a measured curve, and its exact value for Gaussian data.
 
+* :func:`collapse_curve` measures the collapse fraction ``P(w_max > 1/2)`` at several times, on direct samples of
+  ``P^e_t`` or on given states (reverse trajectories), averaged over one or several datasets.
 * :func:`crossover_midpoint` reads the time ``t_1/2`` at which a measured collapse fraction ``P(w_max > 1/2)``
   crosses 1/2 off a curve with error bars, and propagates the error bars into an :class:`~diffmem.Estimate`.
 * :func:`gaussian_collapse_fraction` computes ``P(w_max > 1/2)`` on direct samples of ``P^e_t`` for isotropic
@@ -31,10 +33,80 @@ import math
 import numpy as np
 from scipy import special, stats
 
+from .. import backend
 from .._checks import count, positive
-from .diagnostics import Estimate
+from .diagnostics import Estimate, collapse_fraction
+from .sampling import sample_marginal
+from .schedule import check_time
 
-__all__ = ["crossover_midpoint", "gaussian_collapse_fraction"]
+__all__ = ["collapse_curve", "crossover_midpoint", "gaussian_collapse_fraction"]
+
+
+# ------------------------------------------------------------------------------------------------- measured curve
+def collapse_curve(data, t, n: int | None = None, seed=None, states=None, threshold: float = 0.5,
+                   **engine) -> Estimate:
+    """Collapse fraction ``P(w_max > threshold)`` at each time, with its standard error.
+
+    Parameters
+    ----------
+    data : (P, N) array, or a sequence of such arrays
+        Training points; with several datasets (same shape) the fraction is averaged over them.
+    t : (T,) array_like
+        Forward times, > 0.
+    n : int, optional
+        Direct samples of ``P^e_t`` per time and dataset (exact marginals of the reverse process, THEORY.md
+        section 2). Required unless `states` is given.
+    seed : int, Generator or None
+        Seed of the direct samples.
+    states : (T, n, N) array, or a sequence of them (one per dataset), optional
+        Points at the times `t` (e.g. ``sample_reverse(data, n, t)``), used instead of direct samples.
+    threshold : float in (0, 1)
+    **engine
+        ``dtype``, ``chunk``, ``memory_budget`` for the score engine.
+
+    Returns
+    -------
+    Estimate
+        ``value`` and ``stderr`` are (T,) arrays; ``n`` is the number of points per time (over all datasets). With
+        several datasets the error is the spread over datasets (the dataset-to-dataset fluctuation is real at small
+        ``N``), never below the binomial error of all the points.
+
+    Raises
+    ------
+    ValueError
+        Neither or both of `n` and `states`, `states` not matching the datasets and times, bad times.
+
+    References
+    ----------
+    Chapters "Diffusion with the empirical score" and "Collapse".
+    """
+    t_arr = np.atleast_1d(check_time(t))
+    if t_arr.ndim != 1:
+        raise ValueError(f"t must be a scalar or a 1-D array, got shape {t_arr.shape}")
+    datasets = [data] if getattr(data, "ndim", None) == 2 else list(data)
+    if (n is None) == (states is None):
+        raise ValueError("give exactly one of n (direct samples of P^e_t) and states (points at the times t)")
+    if states is not None:
+        states = [states] if getattr(states, "ndim", None) == 3 else list(states)
+        if len(states) != len(datasets):
+            raise ValueError(f"states must hold one (T, n, N) array per dataset ({len(datasets)}), got {len(states)}")
+        for st in states:
+            if st.ndim != 3 or st.shape[0] != t_arr.size or st.shape[1] != states[0].shape[1]:
+                raise ValueError(f"states must have shape (T, n, N) with T = {t_arr.size} and one n, got {st.shape}")
+    else:
+        n = count(n, "n")
+        rng = backend.default_rng(seed, backend.get_array_module(datasets[0]))
+    per = np.empty((len(datasets), t_arr.size))
+    for j, d in enumerate(datasets):
+        for k, tk in enumerate(t_arr):
+            x = states[j][k] if states is not None else sample_marginal(d, float(tk), n, seed=rng)
+            per[j, k] = collapse_fraction(x, d, float(tk), threshold=threshold, **engine).value
+    m = states[0].shape[1] if states is not None else n
+    n_tot = len(datasets) * m
+    mean = per.mean(axis=0)
+    binomial = np.sqrt(np.maximum(mean * (1.0 - mean), 0.25 / n_tot) / n_tot)
+    spread = per.std(axis=0, ddof=1) / math.sqrt(len(datasets)) if len(datasets) > 1 else 0.0
+    return Estimate(mean, np.maximum(spread, binomial), int(n_tot))
 
 
 # ---------------------------------------------------------------------------------------------------- midpoint

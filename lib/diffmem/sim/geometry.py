@@ -2,10 +2,10 @@
 
 Tools for the chapter "The hidden manifold model" (label ``chap-hmm``):
 
-* the Marchenko-Pastur law in closed form (:func:`marchenko_pastur_cdf`, :func:`marchenko_pastur_quantile`) and the
-  N -> infinity covariance spectrum of a hidden manifold or of its Gaussian equivalent, an atom of weight
+* the N -> infinity covariance spectrum of a hidden manifold or of its Gaussian equivalent, an atom of weight
   ``1 - alpha_D`` at ``mu_*^2`` plus ``mu_*^2 + (mu_1^2 / alpha_D) x Marchenko-Pastur(alpha_D)``
-  (:func:`spectral_density`, :func:`spectral_quantile`);
+  (:func:`spectral_density`, :func:`spectral_quantile`), built on the Marchenko-Pastur law of
+  :mod:`diffmem.theory.spectra`;
 * distances between an empirical spectrum and a law (:func:`kolmogorov_distance`, :func:`wasserstein_distance`);
 * the exact covariance of nonlinear manifold data at the realised projection, by the Mehler (Hermite) expansion
   (:func:`manifold_covariance`), to compare with the Gaussian-equivalent one of
@@ -21,20 +21,18 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 
 import numpy as np
 
 from .. import backend
 from .._checks import count
 from ..models import GaussianEquivalent, HiddenManifold
+from ..theory.spectra import marchenko_pastur_density, marchenko_pastur_quantile
 
 __all__ = [
     "kolmogorov_distance",
     "local_pca_spectrum",
     "manifold_covariance",
-    "marchenko_pastur_cdf",
-    "marchenko_pastur_quantile",
     "participation_dimension",
     "spectral_density",
     "spectral_quantile",
@@ -44,12 +42,6 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------------------ validation
-def _check_ratio(ratio) -> float:
-    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not 0.0 < ratio <= 1.0:
-        raise ValueError(f"ratio must be in (0, 1] (the Marchenko-Pastur ratio), got {ratio!r}")
-    return float(ratio)
-
-
 def _check_model(model, need_N: bool = False):
     if not isinstance(model, HiddenManifold | GaussianEquivalent):
         raise TypeError(f"model must be a HiddenManifold or a GaussianEquivalent, got {model!r}")
@@ -75,86 +67,7 @@ def _model_moments(model) -> tuple[float, float, float]:
     return model.alpha_D, act.mu1**2, act.mu_star**2
 
 
-# -------------------------------------------------------------------------------------------- Marchenko-Pastur
-def marchenko_pastur_cdf(x, ratio: float):
-    """Cumulative distribution function of the Marchenko-Pastur law of ratio ``c`` (mean 1), in closed form.
-
-    With ``x = m - r cos(theta)``, ``m = 1 + c``, ``r = 2 sqrt(c)`` (edges ``a, b = m -+ r``), the integral of
-    :func:`~diffmem.marchenko_pastur_density` is::
-
-        F = [r sin(theta) + m theta - 2 sqrt(a b) arctan(sqrt(b / a) tan(theta / 2))] / (2 pi c).
-
-    Parameters
-    ----------
-    x : array_like
-        Points (any shape).
-    ratio : float in (0, 1]
-        ``c``: the law of the eigenvalues of ``F^T F / n`` for an ``n x (c n)`` matrix ``F`` of i.i.d. standard
-        entries.
-
-    Returns
-    -------
-    ndarray
-        ``F(x)``, same shape as `x`: 0 below the lower edge, 1 above the upper one.
-
-    Raises
-    ------
-    ValueError
-        If `ratio` is outside (0, 1].
-    """
-    c = _check_ratio(ratio)
-    x = np.asarray(x, dtype=np.float64)
-    m, r = 1.0 + c, 2.0 * math.sqrt(c)
-    a, b = (1.0 - math.sqrt(c)) ** 2, (1.0 + math.sqrt(c)) ** 2
-    theta = np.arccos(np.clip((m - x) / r, -1.0, 1.0))
-    half = 0.5 * theta
-    # sqrt(ab) arctan(sqrt(b/a) tan(theta/2)) written with arctan2: finite (0) at c = 1, where a = 0
-    atan = math.sqrt(a * b) * np.arctan2(math.sqrt(b) * np.sin(half), math.sqrt(a) * np.cos(half))
-    F = (r * np.sin(theta) + m * theta - 2.0 * atan) / (2.0 * math.pi * c)
-    return np.clip(F, 0.0, 1.0)
-
-
-_QUANTILE_NODES = 4097
-
-
-def marchenko_pastur_quantile(u, ratio: float):
-    """Quantile function (inverse CDF) of the Marchenko-Pastur law of ratio ``c`` (mean 1).
-
-    The CDF is tabulated in the angle ``theta`` of :func:`marchenko_pastur_cdf` (where it is smooth, its density
-    ``sin^2(theta) / (m - r cos(theta))`` vanishing quadratically at both ends) and inverted by monotone cubic
-    interpolation: accurate to ~1e-9 in ``x``.
-
-    Parameters
-    ----------
-    u : array_like
-        Probabilities in [0, 1] (any shape).
-    ratio : float in (0, 1]
-
-    Returns
-    -------
-    ndarray
-        Same shape as `u`, in ``[(1 - sqrt c)^2, (1 + sqrt c)^2]``.
-
-    Raises
-    ------
-    ValueError
-        If `ratio` is outside (0, 1] or `u` leaves [0, 1].
-    """
-    from scipy.interpolate import PchipInterpolator  # noqa: PLC0415 - scipy is imported lazily here
-
-    c = _check_ratio(ratio)
-    u = np.asarray(u, dtype=np.float64)
-    if not np.all((u >= 0.0) & (u <= 1.0)):
-        raise ValueError("u must be in [0, 1] (probabilities)")
-    m, r = 1.0 + c, 2.0 * math.sqrt(c)
-    theta = np.linspace(0.0, math.pi, _QUANTILE_NODES)
-    F = marchenko_pastur_cdf(m - r * np.cos(theta), c)
-    F[0], F[-1] = 0.0, 1.0
-    keep = np.concatenate([[True], np.diff(F) > 0.0])  # round-off plateaus at the ends
-    th = PchipInterpolator(F[keep], theta[keep])(u)
-    return m - r * np.cos(th)
-
-
+# ------------------------------------------------------------------------------------ limit covariance spectrum
 def spectral_density(x, model):
     """N -> infinity covariance spectrum of a hidden manifold (or its Gaussian equivalent): density and atom.
 
@@ -180,8 +93,6 @@ def spectral_density(x, model):
     TypeError
         If `model` is not a HiddenManifold or GaussianEquivalent.
     """
-    from ..theory.spectra import marchenko_pastur_density  # noqa: PLC0415
-
     alpha_D, m1s, mss = _model_moments(_check_model(model))
     x = np.asarray(x, dtype=np.float64)
     jac = alpha_D / m1s  # X = alpha_D (x - mu_*^2) / mu_1^2
@@ -267,6 +178,7 @@ def wasserstein_distance(samples, quantile, n_sub: int = 64) -> float:
     Returns
     -------
     float
+        ``W_1 >= 0``, in the units of `samples` (eigenvalue units for a spectrum).
 
     Raises
     ------
@@ -382,6 +294,7 @@ def participation_dimension(cov) -> float:
     Returns
     -------
     float
+        Between 1 and the number of nonzero eigenvalues when `cov` is positive semi-definite.
 
     Raises
     ------

@@ -17,15 +17,16 @@ Serves the chapter "Diffusion with the empirical score" (THEORY.md section 2).
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
 from .. import backend
-from .._checks import count
+from .._checks import as_data, count
 from .schedule import check_time, delta, log_time_grid
 from .score import empirical_score, sample_posterior_index
 
-__all__ = ["METHODS", "sample_marginal", "sample_reverse"]
+__all__ = ["METHODS", "draw_around_patterns", "pattern_index", "sample_marginal", "sample_reverse"]
 
 #: Reverse-process integrators accepted by :func:`sample_reverse`.
 METHODS = ("ancestral", "sde", "ode")
@@ -33,14 +34,63 @@ METHODS = ("ancestral", "sde", "ode")
 _PROGRESS_WORK = 2e10
 
 
-def _as_data(data, dtype=None):
-    xp = backend.get_array_module(data)
-    data = xp.asarray(data, dtype=np.float64 if dtype is None else dtype)
-    if data.ndim != 2 or data.shape[0] == 0 or data.shape[1] == 0:
-        raise ValueError(f"data must be a non-empty 2-D array of shape (P, N), got shape {data.shape}")
-    if not bool(xp.isfinite(data).all()):
-        raise ValueError("data contains NaN or inf; all patterns must be finite")
-    return xp, data
+def pattern_index(index, P: int, n: int, rng, xp):
+    """Pattern index of each of `n` draws: uniform (``None``), one pattern for all (int) or one per draw.
+
+    Parameters
+    ----------
+    index : None, int or (n,) int array
+        ``None`` draws ``n`` indices uniformly in ``[0, P)`` from `rng`.
+    P : int
+        Number of patterns.
+    n : int
+        Number of draws.
+    rng : Generator or None
+        Used only when `index` is ``None``.
+    xp : module
+        Array module of the result.
+
+    Returns
+    -------
+    (n,) int array
+        On module `xp`.
+
+    Raises
+    ------
+    ValueError
+        If `index` is not None, an int in ``[0, P)`` or an ``(n,)`` int array with entries in ``[0, P)``.
+    """
+    if index is None:
+        return rng.integers(0, P, size=n)
+    if isinstance(index, bool):
+        raise ValueError(f"index must be None, an int or an (n,) int array in [0, P={P}), got {index!r}")
+    if isinstance(index, numbers.Integral):
+        if not 0 <= index < P:
+            raise ValueError(f"index must be in [0, P={P}), got {index!r}")
+        return xp.full(n, int(index), dtype=xp.int64)
+    idx = backend.to_numpy(index)
+    if idx.shape != (n,) or not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError(f"index must be None, an int or an (n,) int array with n={n}, got {index!r}")
+    if idx.min() < 0 or idx.max() >= P:
+        raise ValueError(f"index entries must be in [0, P={P}), got range [{idx.min()}, {idx.max()}]")
+    return xp.asarray(idx, dtype=xp.int64)
+
+
+def draw_around_patterns(data, t, n, s: float = 1.0, index=None, seed=None, n_name: str = "n"):
+    """Validated draws ``x = e^{-t} a^mu + sqrt(s Delta_t) xi`` (``xi ~ N(0, I_N)``) and their patterns: ``(x, mu)``.
+
+    The one sampler behind :func:`sample_marginal` (``s = 1``, uniform ``mu``: exact draws of ``P^e_t``) and
+    :func:`diffmem.probe_points`, whose docstrings describe the arguments, the ``(n, N)`` draws on the backend of
+    `data`, the ``(n,)`` pattern indices and the errors. `s` (>= 0) is trusted (the caller validates it), `index`
+    is read by :func:`pattern_index`, and `n_name` is how errors name `n`.
+    """
+    xp, data = as_data(data)
+    t = float(check_time(t))
+    n = count(n, n_name)
+    rng = backend.default_rng(seed, xp)
+    mu = pattern_index(index, data.shape[0], n, rng, xp)
+    xi = rng.standard_normal((n, data.shape[1]))
+    return math.exp(-t) * data[mu] + math.sqrt(s * float(delta(t))) * xi, mu
 
 
 def sample_marginal(data, t, n, seed=None, return_index: bool = False):
@@ -65,12 +115,7 @@ def sample_marginal(data, t, n, seed=None, return_index: bool = False):
     mu : (n,) int array
         Only if `return_index`.
     """
-    xp, data = _as_data(data)
-    t = float(check_time(t))
-    n = count(n, "n")
-    rng = backend.default_rng(seed, xp)
-    mu = rng.integers(0, data.shape[0], size=n)
-    x = math.exp(-t) * data[mu] + math.sqrt(delta(t)) * rng.standard_normal((n, data.shape[1]))
+    x, mu = draw_around_patterns(data, t, n, seed=seed)
     return (x, mu) if return_index else x
 
 
@@ -124,7 +169,7 @@ def sample_reverse(data, n, times, method: str = "ancestral", steps: int = 200, 
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    xp, data = _as_data(data, dtype)
+    xp, data = as_data(data, dtype)
     n = count(n, "n")
     steps = count(steps, "steps")
     t_max = float(check_time(t_max, "t_max"))

@@ -20,7 +20,61 @@ from ..sim.schedule import bandwidth2, check_time
 from .rem import _check_alpha, quenched_log_partition
 from .times import _as_result, _log_h2_collapse, _moments
 
-__all__ = ["basin_size", "trap_log_partition"]
+__all__ = ["basin_size", "distance_cumulant", "trap_log_partition"]
+
+
+def _check_s(s):
+    if not (np.isscalar(s) and np.isfinite(s) and s >= 0):
+        raise ValueError(f"s must be a finite number >= 0, got {s!r}")
+    return float(s)
+
+
+def distance_cumulant(t, model, s: float = 0.0):
+    """The cumulant ``phi_s(theta)`` of the distances from ``x = e^{-t} y + sqrt(s Delta_t) xi`` to the patterns.
+
+    ``phi_s(theta) = (1/N) log E exp(-theta N d)`` with ``d = |x - e^{-t} a|^2 / (N Delta_t)``, ``y`` a typical data
+    point independent of the pattern ``a`` (a training point seen by the other patterns, or a clean test point):
+
+        phi_s(theta) = < -1/2 log(1 + 2 theta lambda g) - theta (lambda g + s) / (1 + 2 theta lambda g) >,
+
+    ``g = 1/h_t^2``, over the covariance spectrum (chapter "The random energy model", eq. ``rem-cumulant``). The pair
+    ``(phi, dphi)`` is what the generic REM solver takes (:func:`diffmem.saddle_entropy`,
+    :func:`diffmem.condensation_point`, :func:`diffmem.quenched_log_partition`).
+
+    Parameters
+    ----------
+    t : float or array_like
+        Forward time(s), > 0.
+    model : GaussianData, linear HiddenManifold, GaussianEquivalent or Spectrum
+    s : float
+        Squared distance of ``x`` from ``e^{-t} y`` in units of ``N Delta_t``, >= 0 (1: a typical point of ``P_t``).
+
+    Returns
+    -------
+    phi, dphi : callable
+        ``phi(theta)`` and ``phi'(theta)``, vectorised; `theta` broadcasts against the shape of `t`.
+
+    Raises
+    ------
+    ValueError
+        Bad `t` or `s`; nonlinear manifolds (no closed form).
+    """
+    g = 1.0 / bandwidth2(check_time(t))
+    return _cumulant(g, _check_s(s), _moments(model, "distance_cumulant"))
+
+
+def _cumulant(g, s, M):
+    """(phi_s, phi_s') at ``g = 1/h^2`` for the moment function ``M`` of a linear model."""
+
+    def phi(theta):
+        L, q1, _ = M(2.0 * theta * g)
+        return -0.5 * (L + q1) - theta * s * (1.0 - q1)
+
+    def dphi(theta):
+        q2 = M(2.0 * theta * g)[2]
+        return -q2 / (2.0 * theta) - s * (1.0 - q2)
+
+    return phi, dphi
 
 
 def trap_log_partition(t, alpha, model, s: float = 0.0):
@@ -50,22 +104,8 @@ def trap_log_partition(t, alpha, model, s: float = 0.0):
     ValueError
         Bad `t`, `alpha` or `s`; nonlinear manifolds (no closed form).
     """
-    h2 = bandwidth2(check_time(t))
-    alpha = _check_alpha(alpha)
-    if not (np.isscalar(s) and np.isfinite(s) and s >= 0):
-        raise ValueError(f"s must be a finite number >= 0, got {s!r}")
-    M = _moments(model, "trap_log_partition")
-    h2, alpha = np.broadcast_arrays(h2, alpha)
-    g = 1.0 / h2
-
-    def phi(theta):
-        L, q1, _ = M(2.0 * theta * g)
-        return -0.5 * (L + q1) - theta * s * (1.0 - q1)
-
-    def dphi(theta):
-        q2 = M(2.0 * theta * g)[2]
-        return -q2 / (2.0 * theta) - s * (1.0 - q2)
-
+    h2, alpha = np.broadcast_arrays(bandwidth2(check_time(t)), _check_alpha(alpha))
+    phi, dphi = _cumulant(1.0 / h2, _check_s(s), _moments(model, "trap_log_partition"))
     return _as_result(quenched_log_partition(0.5, alpha, phi, dphi))
 
 

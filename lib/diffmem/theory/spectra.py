@@ -3,7 +3,8 @@
 Every theory formula of the book is an average ``<f> = (1/N) sum_k f(lambda_k)`` over the eigenvalues of the data
 covariance. A :class:`Spectrum` holds that measure as nodes and weights, so the same code serves a finite-N model
 (the realised eigenvalues, weight 1/N each) and the N -> infinity model (a quadrature of the limiting law, with an
-atom at 0 for a manifold of dimension D < N).
+atom at 0 for a manifold of dimension D < N). The Marchenko-Pastur law itself is here in every form the book uses:
+edges, density, CDF and quantile function in closed form, Gauss quadrature, and its Shannon-type transforms.
 
 Serves the chapter "The hidden manifold model" (covariance spectrum vs Marchenko-Pastur).
 """
@@ -11,16 +12,20 @@ Serves the chapter "The hidden manifold model" (covariance spectrum vs Marchenko
 from __future__ import annotations
 
 import functools
+import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg
+from scipy import interpolate, linalg
 
 __all__ = [
     "Spectrum",
+    "marchenko_pastur_cdf",
     "marchenko_pastur_density",
     "marchenko_pastur_edges",
     "marchenko_pastur_quadrature",
+    "marchenko_pastur_quantile",
     "marchenko_pastur_shannon",
     "marchenko_pastur_transforms",
 ]
@@ -95,6 +100,89 @@ def marchenko_pastur_density(x, ratio: float):
     inside = (x > a) & (x < b)
     safe = np.where(inside, x, 1.0)
     return np.where(inside, np.sqrt(np.clip((b - safe) * (safe - a), 0.0, None)) / (2.0 * np.pi * ratio * safe), 0.0)
+
+
+def _check_ratio(ratio) -> float:
+    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not 0.0 < ratio <= 1.0:
+        raise ValueError(f"ratio must be in (0, 1] (the Marchenko-Pastur ratio), got {ratio!r}")
+    return float(ratio)
+
+
+def marchenko_pastur_cdf(x, ratio: float):
+    """Cumulative distribution function of the Marchenko-Pastur law of ratio ``c`` (mean 1), in closed form.
+
+    With ``x = m - r cos(theta)``, ``m = 1 + c``, ``r = 2 sqrt(c)`` (edges ``a, b = m -+ r``), the integral of
+    :func:`marchenko_pastur_density` is::
+
+        F = [r sin(theta) + m theta - 2 sqrt(a b) arctan(sqrt(b / a) tan(theta / 2))] / (2 pi c).
+
+    Parameters
+    ----------
+    x : array_like
+        Points (any shape).
+    ratio : float in (0, 1]
+        ``c``: the law of the eigenvalues of ``F^T F / n`` for an ``n x (c n)`` matrix ``F`` of i.i.d. standard
+        entries.
+
+    Returns
+    -------
+    ndarray
+        ``F(x)``, same shape as `x`: 0 below the lower edge, 1 above the upper one.
+
+    Raises
+    ------
+    ValueError
+        If `ratio` is outside (0, 1].
+    """
+    c = _check_ratio(ratio)
+    x = np.asarray(x, dtype=np.float64)
+    m, r = 1.0 + c, 2.0 * math.sqrt(c)
+    a, b = marchenko_pastur_edges(c)
+    theta = np.arccos(np.clip((m - x) / r, -1.0, 1.0))
+    half = 0.5 * theta
+    # sqrt(ab) arctan(sqrt(b/a) tan(theta/2)) written with arctan2: finite (0) at c = 1, where a = 0
+    atan = math.sqrt(a * b) * np.arctan2(math.sqrt(b) * np.sin(half), math.sqrt(a) * np.cos(half))
+    F = (r * np.sin(theta) + m * theta - 2.0 * atan) / (2.0 * math.pi * c)
+    return np.clip(F, 0.0, 1.0)
+
+
+_QUANTILE_NODES = 4097
+
+
+def marchenko_pastur_quantile(u, ratio: float):
+    """Quantile function (inverse CDF) of the Marchenko-Pastur law of ratio ``c`` (mean 1).
+
+    The CDF is tabulated in the angle ``theta`` of :func:`marchenko_pastur_cdf` (where it is smooth, its density
+    ``sin^2(theta) / (m - r cos(theta))`` vanishing quadratically at both ends) and inverted by monotone cubic
+    interpolation: accurate to ~1e-9 in ``x``.
+
+    Parameters
+    ----------
+    u : array_like
+        Probabilities in [0, 1] (any shape).
+    ratio : float in (0, 1]
+
+    Returns
+    -------
+    ndarray
+        Same shape as `u`, in ``[(1 - sqrt c)^2, (1 + sqrt c)^2]``.
+
+    Raises
+    ------
+    ValueError
+        If `ratio` is outside (0, 1] or `u` leaves [0, 1].
+    """
+    c = _check_ratio(ratio)
+    u = np.asarray(u, dtype=np.float64)
+    if not np.all((u >= 0.0) & (u <= 1.0)):
+        raise ValueError("u must be in [0, 1] (probabilities)")
+    m, r = 1.0 + c, 2.0 * math.sqrt(c)
+    theta = np.linspace(0.0, math.pi, _QUANTILE_NODES)
+    F = marchenko_pastur_cdf(m - r * np.cos(theta), c)
+    F[0], F[-1] = 0.0, 1.0
+    keep = np.concatenate([[True], np.diff(F) > 0.0])  # round-off plateaus at the ends
+    th = interpolate.PchipInterpolator(F[keep], theta[keep])(u)
+    return m - r * np.cos(th)
 
 
 def marchenko_pastur_quadrature(ratio: float, n: int = 512) -> tuple[np.ndarray, np.ndarray]:
