@@ -11,7 +11,7 @@ Each chapter's alpha_D explorer is one call::
 
 The call returns an :class:`Explorer` whose notebook display is
 
-1. a slider over precomputed frames (a matplotlib ``FuncAnimation`` rendered to JavaScript HTML): it needs no
+1. a slider over precomputed frames (matplotlib's JavaScript HTML animation player, ``HTMLWriter``): it needs no
    kernel, so it works on the static pages of the book;
 2. when a live kernel with ipywidgets is available, an ipywidgets slider over the same values whose output area
    redraws with the same `draw` function, with a note saying that it needs a running kernel.
@@ -29,11 +29,13 @@ import math
 import numbers
 import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import NamedTuple
 
 import matplotlib as mpl
 import numpy as np
-from matplotlib.animation import FuncAnimation
+from matplotlib.animation import HTMLWriter
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -157,8 +159,8 @@ def jshtml(draw, values, *, name: str = "alpha_D", label: str = r"$\alpha_D$", f
     Returns
     -------
     str
-        The HTML of the player (``FuncAnimation.to_jshtml(default_mode="once")``), one frame per value, each titled
-        with its value.
+        The HTML of the player (as ``FuncAnimation.to_jshtml(default_mode="once")`` writes it), one frame per value,
+        each titled with its value.
 
     Raises
     ------
@@ -174,8 +176,10 @@ def jshtml(draw, values, *, name: str = "alpha_D", label: str = r"$\alpha_D$", f
         _draw_frame(fig, draw, vals[0], label, pass_figure)
         from io import BytesIO  # noqa: PLC0415 - only needed here
 
+        dpi = mpl.rcParams["savefig.dpi"]  # what FuncAnimation.to_jshtml would use (the book's style sets it)
+        dpi = fig.dpi if dpi == "figure" else float(dpi)
         buf = BytesIO()
-        fig.savefig(buf, format="png", dpi=fig.dpi)
+        fig.savefig(buf, format="png", dpi=dpi)
         estimate_mb = 1.5 * len(buf.getvalue()) * len(vals) * 4 / 3 / 2**20
         if estimate_mb > limit_mb:
             raise ValueError(
@@ -184,13 +188,18 @@ def jshtml(draw, values, *, name: str = "alpha_D", label: str = r"$\alpha_D$", f
                 "the limit"
             )
 
-        def update(i):
-            _draw_frame(fig, draw, vals[i], label, pass_figure)
-            return []
-
-        anim = FuncAnimation(fig, update, frames=len(vals), init_func=lambda: [], interval=interval, repeat=False,
-                             cache_frame_data=False)
-        html = anim.to_jshtml(default_mode="once")
+        # The writer behind FuncAnimation.to_jshtml, fed directly: one draw per frame (savefig) instead of the
+        # animation's extra canvas draws, which matter when a chapter renders a dozen multi-panel frames.
+        with TemporaryDirectory() as tmp:
+            path = Path(tmp, "player.html")
+            writer = HTMLWriter(fps=1000.0 / interval, embed_frames=True, default_mode="once")
+            writer.setup(fig, path, dpi=dpi)
+            writer.grab_frame()  # the first frame is already drawn
+            for v in vals[1:]:
+                _draw_frame(fig, draw, v, label, pass_figure)
+                writer.grab_frame()
+            writer.finish()
+            html = path.read_text(encoding="utf-8")
     n_frames = len(_FRAME.findall(html))
     if n_frames != len(vals):  # matplotlib drops frames beyond the embed limit: never publish a short slider
         raise ValueError(f"the player holds {n_frames} frames for {len(vals)} values of {name}; raise "
