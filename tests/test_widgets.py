@@ -58,7 +58,7 @@ def test_live_widget_is_built_on_request():
     assert slider.value == 0.5
     slider.value = 1.0  # redraws through the same function without error
     note = ex.widget.children[0].children[1].value
-    assert "kernel" in note and "animation above" in note
+    assert "needs a running kernel" in note and "Binder or Colab" in note and "player above" in note
 
 
 def test_live_is_off_outside_a_kernel():

@@ -14,7 +14,7 @@ The call returns an :class:`Explorer` whose notebook display is
 1. a slider over precomputed frames (matplotlib's JavaScript HTML animation player, ``HTMLWriter``): it needs no
    kernel, so it works on the static pages of the book;
 2. when a live kernel with ipywidgets is available, an ipywidgets slider over the same values whose output area
-   redraws with the same `draw` function, with a note saying that it needs a running kernel.
+   redraws with the same `draw` function, with a note saying that it needs a running kernel and how to get one.
 
 :func:`frames` renders every value to an RGBA array with the same function, so that tests can check that every
 value, extreme ones included, draws. Figures are created without pyplot (an Agg canvas), so nothing is shown twice
@@ -224,9 +224,10 @@ def live_available() -> bool:
 
 
 _LIVE_NOTE = (
-    "<div style='font-size:90%; margin-left:1em; max-width:22em'>This live slider needs a running kernel "
-    "(Binder, Colab or a local Jupyter): on a static page it does nothing. The animation above works without "
-    "one.</div>"
+    "<div class='diffmem-live-note' style='font-size:90%; margin-left:1em; max-width:26em'>"
+    "<b>This live slider needs a running kernel.</b> To get one, open this page in Binder or Colab with the rocket "
+    "button at the top of the page, or run the notebook in a local Jupyter. On this static page it does nothing; "
+    "the player above works without a kernel.</div>"
 )
 
 
