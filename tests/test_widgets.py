@@ -59,6 +59,7 @@ def test_live_widget_is_built_on_request():
     slider.value = 1.0  # redraws through the same function without error
     note = ex.widget.children[0].children[1].value
     assert "needs a running kernel" in note and "Binder or Colab" in note and "player above" in note
+    assert slider.description == r"\(\alpha_D\)"  # typeset by the page's MathJax, which reads \( \) only
 
 
 def test_live_is_off_outside_a_kernel():
@@ -116,3 +117,12 @@ def test_bad_start_value_and_draw():
 def test_embed_limit_is_respected():
     with matplotlib.rc_context({"animation.embed_limit": 1e-4}), pytest.raises(ValueError, match="embed_limit"):
         dwg.jshtml(draw_line, [0.1, 0.2, 0.3])
+
+
+def test_player_has_alt_text_and_an_accessible_slider():
+    html = dwg.jshtml(draw_line, [0.1, 1.0])
+    img = re.search(r"<img [^>]*>", html).group(0)
+    assert 'alt="The figure drawn for each of 2 values of alpha_D' in img
+    assert re.search(r'type="range" aria-label="alpha_D"', html)
+    own = dwg.explore(draw_line, [0.1, 1.0], live=False, alt='a "quoted" <figure>').html
+    assert 'alt="a &quot;quoted&quot; &lt;figure&gt;"' in own

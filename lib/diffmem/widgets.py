@@ -29,6 +29,7 @@ import math
 import numbers
 import re
 from collections.abc import Callable, Sequence
+from html import escape
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import NamedTuple
@@ -47,6 +48,16 @@ __all__ = ["Explorer", "explore", "frames", "jshtml", "live_available"]
 FRAME_INTERVAL_MS = 500
 
 _FRAME = re.compile(r'frames\[\d+\] = "data:image')
+# The player's one <img> (matplotlib writes it without alt text) and its range input.
+_PLAYER_IMG = re.compile(r'<img id="(_anim_img\w+)">')
+_PLAYER_RANGE = re.compile(r'(<input id="_anim_slider\w+" type="range")')
+# mathtext $...$ -> \(...\): ipywidgets labels are typeset by the page's MathJax, which reads \( \) only.
+_INLINE_MATH = re.compile(r"\$(.+?)\$")
+
+
+def _plain(label: str) -> str:
+    """A mathtext label as plain text for alt attributes: ``$\\alpha_D$`` -> ``alpha_D``."""
+    return re.sub(r"[$\\{}]", "", label)
 
 
 def _check_values(values, name: str) -> np.ndarray:
@@ -140,8 +151,13 @@ def frames(draw, values, *, name: str = "alpha_D", label: str = r"$\alpha_D$", f
     return images
 
 
+def _default_alt(name: str, label: str, n: int) -> str:
+    return (f"The figure drawn for each of {n} values of {_plain(label)}, one frame per value; "
+            "move the slider or press play to change it.")
+
+
 def jshtml(draw, values, *, name: str = "alpha_D", label: str = r"$\alpha_D$", figsize=None,
-           pass_figure: bool = False, interval: int = FRAME_INTERVAL_MS) -> str:
+           pass_figure: bool = False, interval: int = FRAME_INTERVAL_MS, alt: str | None = None) -> str:
     """The kernel-free slider: an HTML/JavaScript player over one precomputed frame per value.
 
     The frames are PNG images embedded in the page, so their total size is bounded by
@@ -155,6 +171,8 @@ def jshtml(draw, values, *, name: str = "alpha_D", label: str = r"$\alpha_D$", f
         As in :func:`frames`.
     interval : int
         Milliseconds between frames when playing.
+    alt : str, optional
+        Alt text of the player's image (what the frames show); a generic description naming the parameter otherwise.
 
     Returns
     -------
@@ -200,6 +218,11 @@ def jshtml(draw, values, *, name: str = "alpha_D", label: str = r"$\alpha_D$", f
                 writer.grab_frame()
             writer.finish()
             html = path.read_text(encoding="utf-8")
+    # Accessible names: the frames carry the figure, the slider the value (pages are checked for alt text).
+    html = _PLAYER_IMG.sub(
+        lambda m: f'<img id="{m.group(1)}" alt="{escape(alt or _default_alt(name, label, len(vals)))}">', html,
+        count=1)
+    html = _PLAYER_RANGE.sub(lambda m: f'{m.group(1)} aria-label="{escape(_plain(label))}"', html, count=1)
     n_frames = len(_FRAME.findall(html))
     if n_frames != len(vals):  # matplotlib drops frames beyond the embed limit: never publish a short slider
         raise ValueError(f"the player holds {n_frames} frames for {len(vals)} values of {name}; raise "
@@ -237,7 +260,8 @@ def _live_widget(draw, vals: np.ndarray, start: float, *, label: str, figsize, p
     from IPython.display import clear_output, display  # noqa: PLC0415
 
     slider = widgets.SelectionSlider(
-        options=[(_format(v), float(v)) for v in vals], value=float(start), description=label,
+        options=[(_format(v), float(v)) for v in vals], value=float(start),
+        description=_INLINE_MATH.sub(r"\\(\1\\)", label),
         continuous_update=False, layout=widgets.Layout(width="24em"),
     )
     out = widgets.Output()
@@ -281,7 +305,7 @@ class Explorer(NamedTuple):
 
 
 def explore(draw, values: Sequence[float], *, name: str = "alpha_D", value=None, label: str = r"$\alpha_D$",
-            figsize=None, live=None, pass_figure: bool = False) -> Explorer:
+            figsize=None, live=None, pass_figure: bool = False, alt: str | None = None) -> Explorer:
     """A parameter explorer: a kernel-free slider over precomputed frames, plus a live slider in a kernel.
 
     Parameters
@@ -304,6 +328,8 @@ def explore(draw, values: Sequence[float], *, name: str = "alpha_D", value=None,
         (:func:`live_available`), ``True`` always (ipywidgets needed), ``False`` never.
     pass_figure : bool
         See :func:`frames`.
+    alt : str, optional
+        Alt text of the player (see :func:`jshtml`).
 
     Returns
     -------
@@ -333,7 +359,7 @@ def explore(draw, values: Sequence[float], *, name: str = "alpha_D", value=None,
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             raise ValueError(f"value (starting {name}) must be a finite number, got {value!r}")
         start = float(vals[np.argmin(np.abs(vals - value))])
-    html = jshtml(draw, vals, name=name, label=label, figsize=figsize, pass_figure=pass_figure)
+    html = jshtml(draw, vals, name=name, label=label, figsize=figsize, pass_figure=pass_figure, alt=alt)
     use_live = live_available() if live is None else bool(live)
     widget = _live_widget(draw, vals, start, label=label, figsize=figsize, pass_figure=pass_figure) if use_live \
         else None
