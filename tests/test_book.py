@@ -274,3 +274,21 @@ def test_pick_follows_the_scale(monkeypatch):
     monkeypatch.setenv("DIFFMEM_SCALE", "huge")
     with pytest.raises(ValueError):
         settings.pick(book=1, full=2)
+
+
+def test_front_end_assets_are_pinned_and_served_by_the_site():
+    # issue "offline-capable site": exact versions, a lock file, and config that never points at a CDN
+    package = json.loads((ROOT / "package.json").read_text())
+    for name, version in package["dependencies"].items():
+        assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name} must be pinned to an exact version, got {version}"
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    assert set(lock["packages"][""]["dependencies"]) == set(package["dependencies"])
+    cfg = load_yaml("_config.yml")
+    sphinx = cfg["sphinx"]["config"]
+    assert "://" not in sphinx["mathjax_path"]
+    assert sphinx["nb_ipywidgets_js"] and not any("://" in url for url in sphinx["nb_ipywidgets_js"])
+    assert sphinx["html_extra_path"] == ["_offline"]
+    assert cfg["sphinx"]["local_extensions"] == {"offline_assets": "_ext/"}
+    ignored = (ROOT / ".gitignore").read_text().split()
+    assert {"node_modules/", "_offline/"} <= set(ignored)
+    assert {"node_modules", "_offline", "_ext"} <= set(cfg["exclude_patterns"])
