@@ -188,17 +188,37 @@ def test_cross_entropy(test_points, data, t, **engine) -> Estimate:
         ``value`` and ``stderr`` are floats for a scalar `t`, (T,) arrays otherwise.
     """
     t_arr = check_time(t)
+    losses = pointwise_cross_entropy(test_points, data, np.atleast_1d(t_arr), **engine)
+    return _per_time([_mean_estimate(row) for row in losses], t_arr)
+
+
+def pointwise_cross_entropy(test_points, data, t, **engine) -> np.ndarray:
+    """``-(1/N) log phat_h(y)`` for each test point and time: the terms that :func:`test_cross_entropy` averages.
+
+    Kept point by point for estimators that resample the test points (the jackknife of
+    :func:`diffmem.measure_generalization`).
+
+    Parameters
+    ----------
+    test_points : (M, N) array
+    data : (P, N) array
+    t : (T,) array_like
+        Forward times.
+
+    Returns
+    -------
+    (T, M) ndarray
+    """
     xp = backend.get_array_module(test_points, data)
     y = xp.asarray(test_points, dtype=np.float64)
     if y.ndim != 2:
         raise ValueError(f"test_points must be a 2-D array of shape (M, N), got shape {y.shape}")
     N = y.shape[1]
     out = []
-    for tk in np.atleast_1d(t_arr):
+    for tk in np.atleast_1d(check_time(t)):
         tk = float(tk)
-        log_p = _stats_batched(math.exp(-tk) * y, data, tk, **engine).log_density - N * tk
-        out.append(_mean_estimate(-log_p / N))
-    return _per_time(out, t_arr)
+        out.append(-(_stats_batched(math.exp(-tk) * y, data, tk, **engine).log_density - N * tk) / N)
+    return np.stack(out)
 
 
 def excess_entropy(data, t, n: int = 4096, seed=None, **engine) -> Estimate:

@@ -24,14 +24,11 @@ import numpy as np
 
 from .. import backend
 from .._checks import count
-from .diagnostics import Estimate
+from .diagnostics import Estimate, _mean_estimate, _stats_batched, pointwise_cross_entropy
 from .schedule import check_time
-from .score import empirical_log_density, posterior_stats
 
 __all__ = ["GeneralizationMeasurement", "loss_minimum", "measure_generalization", "nearest_neighbour_distance"]
 
-# Query points per call of the score engine (bounds the M x chunk temporaries), as in the diagnostics.
-_QUERY_BATCH = 4096
 # Any time works for the nearest pattern (the softmax is monotone in the distance); e^{-2t} = 1/2 keeps it simple.
 _NN_TIME = 0.5 * math.log(2.0)
 
@@ -95,15 +92,9 @@ def nearest_neighbour_distance(test_points, data, **engine) -> Estimate:
         If the shapes do not match.
     """
     xp, y, a = _check_points(test_points, data)
-    N = y.shape[1]
     shrink = math.exp(-_NN_TIME)
-    d = []
-    for start in range(0, y.shape[0], _QUERY_BATCH):
-        st = posterior_stats(shrink * y[start:start + _QUERY_BATCH], a, _NN_TIME, **engine)
-        d.append(backend.to_numpy(st.d_nearest) / (shrink * shrink * N))
-    d = np.concatenate(d)
-    err = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else float("inf")
-    return Estimate(float(d.mean()), err, int(d.size))
+    d_nearest = _stats_batched(shrink * y, a, _NN_TIME, **engine).d_nearest
+    return _mean_estimate(d_nearest / (shrink * shrink * y.shape[1]))
 
 
 def _vertex(u, y, degree):
@@ -196,30 +187,12 @@ def loss_minimum(t, losses, n_fit: int = 5, degree: int = 3):
     return Estimate(t0, float(t_err), int(B)), Estimate(float(l0), float(l_err), int(B))
 
 
-def _pointwise_loss(y, a, t, **engine):
-    """``-(1/N) log phat_h(y)`` per test point and time, ``(T, M)`` NumPy array.
-
-    The same quantity as :func:`diffmem.test_cross_entropy` (``log phat_h(y) = log P^e_t(e^{-t} y) - N t``), kept
-    point by point for the jackknife; one engine call per time over all points (large query blocks are much faster
-    than one call per batch).
-    """
-    N = y.shape[1]
-    out = np.empty((t.size, y.shape[0]))
-    for k, tk in enumerate(t):
-        tk = float(tk)
-        for start in range(0, y.shape[0], _QUERY_BATCH):
-            block = math.exp(-tk) * y[start:start + _QUERY_BATCH]
-            log_p = backend.to_numpy(empirical_log_density(block, a, tk, **engine))
-            out[k, start:start + block.shape[0]] = -(log_p - N * tk) / N
-    return out
-
-
 def measure_generalization(test_points, data, t, n_batches: int = 10, n_fit: int = 5, degree: int = 3,
                            **engine) -> GeneralizationMeasurement:
     """The loss curve, its minimum and the nearest-neighbour distance, measured on one set of test points.
 
-    The loss ``L(t) = -(1/N) mean_y log phat_h(y)`` is the quantity of :func:`diffmem.test_cross_entropy`, computed
-    here point by point so that the test points can be split into `n_batches` equal batches:
+    The loss ``L(t) = -(1/N) mean_y log phat_h(y)`` is the quantity of :func:`diffmem.test_cross_entropy`, kept
+    point by point so that the test points can be split into `n_batches` equal batches:
     :func:`loss_minimum` locates the minimum of the curve with jackknife errors over the batches, and
     :func:`nearest_neighbour_distance` gives ``d_nn``. The theory predicts ``t_g``, ``L_min`` and ``d_min``
     (:func:`diffmem.times`) with ``e^{2 t_g} - 1 = d_min`` (chapter "Generalization", THEORY.md section 6).
@@ -256,7 +229,7 @@ def measure_generalization(test_points, data, t, n_batches: int = 10, n_fit: int
     if t.ndim != 1 or not np.all(np.diff(t) > 0):
         raise ValueError("t must be a 1-D array of strictly increasing times")
     y = y[:size * n_batches]
-    losses = _pointwise_loss(y, a, t, **engine)
+    losses = pointwise_cross_entropy(y, a, t, **engine)
     n = losses.shape[1]
     loss = Estimate(losses.mean(axis=1), losses.std(axis=1, ddof=1) / math.sqrt(n), int(n))
     batch_means = losses.reshape(t.size, n_batches, size).mean(axis=2).T

@@ -22,15 +22,13 @@ import numpy as np
 
 from .. import backend
 from .._checks import as_data, count
-from .diagnostics import Estimate, nearest_index
+from .diagnostics import _QUERY_BATCH, Estimate, _mean_estimate, nearest_index
 from .sampling import draw_around_patterns, pattern_index, sample_reverse
 from .schedule import check_time, delta
 from .score import posterior_stats
 
 __all__ = ["basin_edge", "capture_probability", "pattern_weight", "probe_points", "trajectory_capture"]
 
-# Query points per call of the score engine (bounds the M x chunk temporaries).
-_QUERY_BATCH = 4096
 # Largest number of halvings / doublings of the bracket and of regula falsi steps in basin_edge.
 _MAX_BRACKET = 60
 _MAX_ITER = 60
@@ -168,10 +166,6 @@ class _Prober:
         return np.concatenate(out)
 
 
-def _estimate(w: np.ndarray) -> Estimate:
-    return Estimate(float(w.mean()), float(w.std(ddof=1) / math.sqrt(w.size)), int(w.size))
-
-
 def capture_probability(data, t, s, n: int = 1024, index=None, seed=None, **engine) -> Estimate:
     """Probability that a reverse trajectory started at a probe of a training point ends on that point.
 
@@ -210,7 +204,7 @@ def capture_probability(data, t, s, n: int = 1024, index=None, seed=None, **engi
     """
     s_arr = _check_s(s)
     probe = _Prober(data, t, n, index, seed, engine)
-    out = [_estimate(probe.weights(float(sk))) for sk in np.atleast_1d(s_arr)]
+    out = [_mean_estimate(probe.weights(float(sk))) for sk in np.atleast_1d(s_arr)]
     if s_arr.ndim == 0:
         return out[0]
     return Estimate(np.array([e.value for e in out]), np.array([e.stderr for e in out]), probe.n)
