@@ -180,3 +180,40 @@ def test_same_results_on_every_backend(xp):
         st = dm.posterior_stats(x, data, t, chunk=37)
         np.testing.assert_allclose(backend.to_numpy(st.log_density), ref["log_p"], atol=1e-10)
         np.testing.assert_array_equal(backend.to_numpy(st.argmax), ref["arg1"])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rows_whose_logits_outgrow_their_shift_are_recomputed(monkeypatch, dtype):
+    # Patterns visited from the farthest to the nearest, one per chunk, at small Delta: every new chunk's logits
+    # exceed the running log-sum-exp by far more than exp can hold, so each chunk takes the recompute path.
+    from diffmem.sim import score as engine  # noqa: PLC0415
+
+    calls = []
+    real_exp = engine.exp_inplace
+    monkeypatch.setattr(engine, "exp_inplace", lambda a, xp: calls.append(a.shape) or real_exp(a, xp))
+    rng = np.random.default_rng(12)
+    x = np.zeros((3, 4))
+    radii = np.linspace(3.0, 1.0, 9)
+    direction = rng.standard_normal((9, 4))
+    data = radii[:, None] * direction / np.linalg.norm(direction, axis=1, keepdims=True)
+    t = 1e-4  # logits -|a|^2 / (2 Delta): consecutive patterns differ by > 1400, more than exp holds in float64
+    ref = brute_force(x, data, t)
+    score = dm.empirical_score(x, data, t, chunk=1, dtype=dtype)
+    assert len(calls) > 9  # at least one chunk was recomputed
+    rtol = 1e-10 if dtype == np.float64 else 1e-3
+    np.testing.assert_allclose(score, ref["score"], rtol=rtol)
+    np.testing.assert_allclose(dm.empirical_log_density(x, data, t, chunk=1, dtype=dtype), ref["log_p"], rtol=rtol)
+    np.testing.assert_allclose(dm.posterior_stats(x, data, t, chunk=1, dtype=dtype).w_max, ref["w"].max(1),
+                               rtol=rtol)
+
+
+def test_exponentials_on_several_threads_give_identical_bits(monkeypatch):
+    rng = np.random.default_rng(13)
+    data = rng.standard_normal((3000, 20))
+    x = rng.standard_normal((200, 20))  # 200 x 3000 logits: above the threading threshold
+    monkeypatch.setenv("DIFFMEM_THREADS", "1")
+    one = dm.empirical_score(x, data, 0.2)
+    monkeypatch.setenv("DIFFMEM_THREADS", "3")
+    three = dm.empirical_score(x, data, 0.2)
+    np.testing.assert_array_equal(one, three)
+    np.testing.assert_allclose(one, brute_force(x, data, 0.2)["score"], rtol=1e-10, atol=1e-12)

@@ -35,6 +35,7 @@ from .sim.geometry import (
     tangent_spectrum,
     wasserstein_distance,
 )
+from .sim.precision import score_error_bound
 from .sim.sampling import METHODS, sample_marginal, sample_reverse
 from .sim.schedule import bandwidth2, delta, log_time_grid
 from .sim.score import (
@@ -132,6 +133,7 @@ __all__ = [
     "probe_points",
     "quenched_log_partition",
     "saddle_entropy",
+    "score_error_bound",
     "sample_marginal",
     "sample_posterior_index",
     "sample_reverse",

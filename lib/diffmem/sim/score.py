@@ -6,11 +6,14 @@ For queries ``x`` (M, N), patterns ``a`` (P, N) and forward time ``t`` the empir
     w_mu(x) = softmax_mu( -|x - e^{-t} a^mu|^2 / (2 Delta_t) ),
     grad log P^e_t(x) = (e^{-t} sum_mu w_mu a^mu - x) / Delta_t .
 
-The patterns are visited in chunks; each chunk's logits come from one GEMM (``x . a``) and are folded into running
-log-sum-exp accumulators (max, rescaled sum, rescaled weighted sum), so memory is
-``O((M + P) N + M * chunk)`` and an M x P matrix is never formed. Data are centred on their mean (an exact shift of
-both queries and patterns) to limit cancellation in ``|x|^2 + |a|^2 - 2 x.a``, and the distances that decide the
-collapsed phase (nearest and second nearest) are recomputed directly from differences at the end.
+The patterns are visited in chunks; each chunk's logits come from one GEMM of augmented operands, already shifted
+for the exponential, and are folded into running log-sum-exp accumulators (shift, rescaled sum, rescaled weighted
+sum, the last two from a second GEMM), so memory is ``O((M + P) N + M * chunk)`` and an M x P matrix is never
+formed. The exponentials, the one element-wise pass, run on all cores (:mod:`diffmem._parallel`); on a GPU the
+score goes through a fused CUDA kernel that never writes the logits to memory (:mod:`diffmem.sim.flash`).
+Data are centred on their mean (an exact shift of both queries and patterns) to limit cancellation in
+``|x|^2 + |a|^2 - 2 x.a``, and the distances that decide the collapsed phase (nearest and second nearest) are
+recomputed directly from differences at the end.
 
 Serves the chapter "Diffusion with the empirical score" (THEORY.md sections 1, 2 and 8).
 """
@@ -26,6 +29,7 @@ import numpy as np
 
 from .. import backend
 from .._checks import count
+from .._parallel import exp_inplace
 from .schedule import check_time
 
 __all__ = [
@@ -141,11 +145,27 @@ def _prepare(x, data, t, dtype):
     return xp, x, data, float(t_arr), dtype
 
 
-def _stream(x, data, t, *, dtype=None, chunk=None, memory_budget=None, mean=False, stats=False, gumbel_rng=None):
+def _fused_kernel_wanted(xp, stats, gumbel_rng, fused):
+    """Whether the fused CUDA kernel (:mod:`diffmem.sim.flash`) computes this pass."""
+    if xp is np or stats or gumbel_rng is not None:
+        return False
+    if fused is None:
+        fused = os.environ.get("DIFFMEM_FUSED", "1") != "0"
+    return bool(fused)
+
+
+def _stream(x, data, t, *, dtype=None, chunk=None, memory_budget=None, mean=False, stats=False, gumbel_rng=None,
+            fused=None):
     """One pass over the patterns; returns a dict of the accumulators the caller asked for.
 
-    Logits are ``l_mu = (e^{-t} x.a_mu - e^{-2t} |a_mu|^2 / 2) / Delta_t`` with centred data; the row constant
-    ``-|x|^2 / (2 Delta_t)`` is added back at the end.
+    Logits are ``l_mu = (e^{-t} x.a_mu - e^{-2t} |a_mu|^2 / 2) / Delta_t`` with centred data (the row constant
+    ``-|x|^2 / (2 Delta_t)`` is left out). Both GEMMs of a chunk use one augmented pattern block
+    ``K = [a, -e^{-2t}|a|^2 / (2 Delta_t), 1]`` and queries ``Q = [x e^{-t} / Delta_t, 1, -shift]``: ``Q K^T`` is the
+    logits minus a per-row shift, ready for the exponential, and ``exp(.) K`` gives the weighted sum of the patterns
+    and, in its last column, the row sum. The shift is the running log-sum-exp of the logits seen so far, so only
+    one element-wise pass (the exponential, spread over the cores) touches each M x chunk block; a row whose new
+    logits exceed its shift enough to overflow is detected from its non-finite row sum and recomputed with its own
+    maximum. Returned: ``lse`` (M,), the log-sum-exp of the logits, and the requested accumulators.
     """
     xp, x, data, t, dtype = _prepare(x, data, t, dtype)
     M, N = x.shape
@@ -160,8 +180,25 @@ def _stream(x, data, t, *, dtype=None, chunk=None, memory_budget=None, mean=Fals
     xc = x - decay * center  # centred queries: x - e^{-t} c
     c_lin = decay / dlt
     c_quad = 0.5 * decay * decay / dlt
+    out = {"xp": xp, "x": x, "data": data, "t": t, "decay": decay, "delta": dlt, "N": N, "P": P,
+           "center": center, "xc": xc}
 
-    run_max = xp.full(M, -xp.inf, dtype=dtype)
+    if mean and _fused_kernel_wanted(xp, stats, gumbel_rng, fused):
+        from .flash import flash_softmax_stream, flash_supported  # noqa: PLC0415 - CUDA code, loaded on use
+
+        q = xp.ascontiguousarray(xc * c_lin)
+        if flash_supported(q):
+            a = xp.ascontiguousarray(data - center)
+            row_max, row_sum, v = flash_softmax_stream(q, a, -c_quad * (a * a).sum(axis=1))
+            out["lse"] = row_max + xp.log(row_sum)
+            out["mean"] = v / row_sum[:, None] + center
+            return out
+
+    q = xp.empty((M, N + 2), dtype=dtype)
+    q[:, :N] = xc * c_lin
+    q[:, N] = 1.0
+    q[:, N + 1] = 0.0
+    shift = xp.zeros(M, dtype=dtype)  # logits are held as l - shift; after the first chunk shift = running lse
     run_sum = xp.zeros(M, dtype=dtype)
     run_mean = xp.zeros((M, N), dtype=dtype) if mean else None
     if stats:
@@ -177,18 +214,23 @@ def _stream(x, data, t, *, dtype=None, chunk=None, memory_budget=None, mean=Fals
 
     for start in range(0, P, chunk):
         a = data[start:start + chunk] - center
-        logits = xc @ a.T
-        logits *= c_lin
-        logits -= c_quad * (a * a).sum(axis=1)[None, :]
+        k = xp.empty((a.shape[0], N + 2), dtype=dtype)
+        k[:, :N] = a
+        k[:, N] = -c_quad * (a * a).sum(axis=1)
+        k[:, N + 1] = 1.0
+        logits = q @ k.T  # l - shift
+        if start == 0:
+            shift = logits.max(axis=1)
+            logits -= shift[:, None]
         if stats:
-            # running top-2 of the logits (the two nearest patterns)
+            # running top-2 of the logits (the two nearest patterns), compared in the unshifted frame
             i1 = logits.argmax(axis=1)
-            v1 = logits[rows, i1]
+            v1 = logits[rows, i1] + shift
             if logits.shape[1] > 1:
-                saved = v1.copy()
+                saved = logits[rows, i1]
                 logits[rows, i1] = -xp.inf
                 i2 = logits.argmax(axis=1)
-                v2 = logits[rows, i2]
+                v2 = logits[rows, i2] + shift
                 logits[rows, i1] = saved
             else:
                 i2 = xp.zeros_like(i1)
@@ -207,33 +249,70 @@ def _stream(x, data, t, *, dtype=None, chunk=None, memory_budget=None, mean=Fals
             u = xp.maximum(gumbel_rng.random(logits.shape, dtype=dtype), xp.finfo(dtype).tiny)
             noisy = logits - xp.log(-xp.log(u))
             gi = noisy.argmax(axis=1)
-            gv = noisy[rows, gi]
+            gv = noisy[rows, gi] + shift
             better = gv > g_best
             g_best = xp.where(better, gv, g_best)
             g_arg = xp.where(better, gi + start, g_arg)
             del noisy, u
-        new_max = xp.maximum(run_max, logits.max(axis=1))
-        rescale = xp.exp(run_max - new_max)
-        logits -= new_max[:, None]
-        weights = xp.exp(logits, out=logits)
-        run_sum = run_sum * rescale + weights.sum(axis=1)
+        c_sum, c_mean, c_sq = _chunk_sums(xp, exp_inplace(logits, xp), k, N, mean, stats)
+        bad = ~xp.isfinite(c_sum)
+        if bool(bad.any()):
+            # rows whose logits outgrew their shift: redo them with the chunk's own maximum
+            idx = xp.nonzero(bad)[0]
+            redo = q[idx] @ k.T
+            r_max = redo.max(axis=1)
+            redo -= r_max[:, None]
+            b_sum, b_mean, b_sq = _chunk_sums(xp, exp_inplace(redo, xp), k, N, mean, stats)
+            rescale = xp.exp(-r_max)  # old accumulators, from shift to shift + r_max
+            shift[idx] += r_max
+            run_sum[idx] *= rescale
+            c_sum[idx] = b_sum
+            if mean:
+                run_mean[idx] *= rescale[:, None]
+                c_mean[idx] = b_mean
+            if stats:
+                run_sq[idx] *= rescale * rescale
+                c_sq[idx] = b_sq
+        run_sum += c_sum
+        # New shift: the running log-sum-exp, or, for the statistics, the running maximum, so that run_sum stays
+        # 1 + (the other terms relative to the best one) and a weight close to 1 keeps its precision.
+        new_shift = top1 if stats else shift + xp.log(run_sum)
+        scale = xp.exp(shift - new_shift)
+        run_sum *= scale
         if mean:
-            run_mean *= rescale[:, None]
-            run_mean += weights @ a
+            run_mean += c_mean
+            run_mean *= scale[:, None]
         if stats:
-            run_sq = run_sq * rescale**2 + (weights * weights).sum(axis=1)
-        run_max = new_max
+            run_sq += c_sq
+            run_sq *= scale * scale
+        shift = new_shift
+        q[:, N + 1] = -shift
 
-    out = {"xp": xp, "x": x, "data": data, "t": t, "decay": decay, "delta": dlt, "N": N, "P": P,
-           "center": center, "xc": xc, "run_max": run_max, "run_sum": run_sum}
+    out["lse"] = shift + xp.log(run_sum)
     if mean:
         out["mean"] = run_mean / run_sum[:, None] + center
     if stats:
         # a second pattern exists only when P > 1; its index is otherwise meaningless
-        out.update(run_sq=run_sq, arg1=arg1, arg2=xp.where(top2 > -xp.inf, arg2, -1))
+        out.update(run_sum=run_sum, run_sq=run_sq, best_logit=top1, arg1=arg1, arg2=xp.where(top2 > -xp.inf, arg2, -1))
     if gumbel_rng is not None:
         out["sample"] = g_arg
     return out
+
+
+def _chunk_sums(xp, weights, k, N, mean, stats):
+    """Row sums of a chunk's exponentials, their weighted pattern sums (mean) and squares (stats)."""
+    c_mean = c_sq = None
+    # an overflowed row (inf weights) is recomputed by the caller: its inf/nan sums are expected here
+    with np.errstate(over="ignore", invalid="ignore"):
+        if mean:
+            r = weights @ k  # the ones column of k gives the row sums
+            c_mean = r[:, :N]
+            c_sum = r[:, N + 1].copy()
+        else:
+            c_sum = weights.sum(axis=1)
+        if stats:
+            c_sq = xp.einsum("ij,ij->i", weights, weights)
+    return c_sum, c_mean, c_sq
 
 
 def _exact_sqdist(xp, x, data, decay, idx):
@@ -255,9 +334,9 @@ def _refined_log_density(acc, d_best):
     dlt = acc["delta"]
     xc = acc["xc"]
     # best logit as the GEMM saw it, in the same frame as the exact one
-    best_gemm = acc["run_max"] - (xc * xc).sum(axis=1) / (2.0 * dlt)
+    best_gemm = acc["best_logit"] - (xc * xc).sum(axis=1) / (2.0 * dlt)
     best_exact = -d_best / (2.0 * dlt)
-    others = xp.maximum(acc["run_sum"] - 1.0, 0.0)
+    others = xp.maximum(acc["run_sum"] - 1.0, 0.0)  # the sum relative to the best term is 1 + others
     lse = best_exact + xp.log1p(others * xp.exp(best_gemm - best_exact))
     return lse - math.log(acc["P"]) - 0.5 * acc["N"] * math.log(2.0 * math.pi * dlt)
 
