@@ -203,8 +203,9 @@ def test_rows_whose_logits_outgrow_their_shift_are_recomputed(monkeypatch, dtype
     rtol = 1e-10 if dtype == np.float64 else 1e-3
     np.testing.assert_allclose(score, ref["score"], rtol=rtol)
     np.testing.assert_allclose(dm.empirical_log_density(x, data, t, chunk=1, dtype=dtype), ref["log_p"], rtol=rtol)
-    np.testing.assert_allclose(dm.posterior_stats(x, data, t, chunk=1, dtype=dtype).w_max, ref["w"].max(1),
-                               rtol=rtol)
+    st = dm.posterior_stats(x, data, t, chunk=1, dtype=dtype)
+    np.testing.assert_allclose(st.w_max, ref["w"].max(1), rtol=rtol)
+    np.testing.assert_allclose(st.participation, (ref["w"] ** 2).sum(1), rtol=rtol)
 
 
 def test_exponentials_on_several_threads_give_identical_bits(monkeypatch):

@@ -18,7 +18,7 @@ from .. import backend
 from .._checks import count
 from .sampling import sample_marginal
 from .schedule import check_time, delta
-from .score import posterior_stats
+from .score import empirical_log_density, posterior_stats
 
 __all__ = [
     "Estimate",
@@ -73,6 +73,12 @@ def _stats_batched(x, data, t, **engine):
         st = posterior_stats(x[start:start + _QUERY_BATCH], data, t, **engine)
         fields.append([backend.to_numpy(f) for f in st])
     return type(st)(*(np.concatenate(col) for col in zip(*fields, strict=True)))
+
+
+def _log_density_batched(x, data, t, **engine):
+    """empirical_log_density over query batches, concatenated (NumPy array out)."""
+    return np.concatenate([backend.to_numpy(empirical_log_density(x[s:s + _QUERY_BATCH], data, t, **engine))
+                           for s in range(0, x.shape[0], _QUERY_BATCH)])
 
 
 def collapse_fraction(x, data, t, threshold: float = 0.5, **engine) -> Estimate:
@@ -217,7 +223,7 @@ def pointwise_cross_entropy(test_points, data, t, **engine) -> np.ndarray:
     out = []
     for tk in np.atleast_1d(check_time(t)):
         tk = float(tk)
-        out.append(-(_stats_batched(math.exp(-tk) * y, data, tk, **engine).log_density - N * tk) / N)
+        out.append(-(_log_density_batched(math.exp(-tk) * y, data, tk, **engine) - N * tk) / N)
     return np.stack(out)
 
 
@@ -253,7 +259,7 @@ def excess_entropy(data, t, n: int = 4096, seed=None, **engine) -> Estimate:
     for tk in np.atleast_1d(t_arr):
         tk = float(tk)
         x = sample_marginal(data, tk, int(n), seed=rng)
-        log_p = _stats_batched(x, data, tk, **engine).log_density
+        log_p = _log_density_batched(x, data, tk, **engine)
         reference = math.log(P) / N + 0.5 * math.log(2.0 * math.pi * math.e * float(delta(tk)))
         out.append(_mean_estimate(-log_p / N - reference))
     return _per_time(out, t_arr)

@@ -47,6 +47,8 @@ __all__ = [
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
 # An M x chunk block is held about three times at once (logits, exponentials, a scratch copy).
 _BLOCKS_PER_CHUNK = 3
+# The first chunk is this short: its maximum, found by explicit passes, seeds the running shift cheaply.
+_FIRST_CHUNK = 256
 
 
 class PosteriorStats(NamedTuple):
@@ -154,8 +156,8 @@ def _fused_kernel_wanted(xp, stats, gumbel_rng, fused):
     return bool(fused)
 
 
-def _stream(x, data, t, *, dtype=None, chunk=None, memory_budget=None, mean=False, stats=False, gumbel_rng=None,
-            fused=None):
+def _stream(x, data, t, *, dtype=None, chunk=None, memory_budget=None, mean=False, nearest=False, stats=False,
+            gumbel_rng=None, fused=None):
     """One pass over the patterns; returns a dict of the accumulators the caller asked for.
 
     Logits are ``l_mu = (e^{-t} x.a_mu - e^{-2t} |a_mu|^2 / 2) / Delta_t`` with centred data (the row constant
@@ -165,7 +167,9 @@ def _stream(x, data, t, *, dtype=None, chunk=None, memory_budget=None, mean=Fals
     and, in its last column, the row sum. The shift is the running log-sum-exp of the logits seen so far, so only
     one element-wise pass (the exponential, spread over the cores) touches each M x chunk block; a row whose new
     logits exceed its shift enough to overflow is detected from its non-finite row sum and recomputed with its own
-    maximum. Returned: ``lse`` (M,), the log-sum-exp of the logits, and the requested accumulators.
+    maximum. Returned: ``lse`` (M,), the log-sum-exp of the logits, and the requested accumulators: ``mean``;
+    ``nearest`` (the largest logit and its pattern); ``stats`` (``nearest`` plus the second nearest and the sum of
+    squared weights); ``gumbel_rng`` (one pattern drawn per row from the weights).
     """
     xp, x, data, t, dtype = _prepare(x, data, t, dtype)
     M, N = x.shape
@@ -183,7 +187,8 @@ def _stream(x, data, t, *, dtype=None, chunk=None, memory_budget=None, mean=Fals
     out = {"xp": xp, "x": x, "data": data, "t": t, "decay": decay, "delta": dlt, "N": N, "P": P,
            "center": center, "xc": xc}
 
-    if mean and _fused_kernel_wanted(xp, stats, gumbel_rng, fused):
+    best = stats or nearest
+    if mean and _fused_kernel_wanted(xp, best, gumbel_rng, fused):
         from .flash import flash_softmax_stream, flash_supported  # noqa: PLC0415 - CUDA code, loaded on use
 
         q = xp.ascontiguousarray(xc * c_lin)
@@ -201,19 +206,21 @@ def _stream(x, data, t, *, dtype=None, chunk=None, memory_budget=None, mean=Fals
     shift = xp.zeros(M, dtype=dtype)  # logits are held as l - shift; after the first chunk shift = running lse
     run_sum = xp.zeros(M, dtype=dtype)
     run_mean = xp.zeros((M, N), dtype=dtype) if mean else None
+    if best:
+        top1 = xp.full(M, -xp.inf, dtype=dtype)
+        arg1 = xp.zeros(M, dtype=xp.int64)
     if stats:
         run_sq = xp.zeros(M, dtype=dtype)
-        top1 = xp.full(M, -xp.inf, dtype=dtype)
         top2 = xp.full(M, -xp.inf, dtype=dtype)
-        arg1 = xp.zeros(M, dtype=xp.int64)
         arg2 = xp.full(M, -1, dtype=xp.int64)
     if gumbel_rng is not None:
         g_best = xp.full(M, -xp.inf, dtype=dtype)
         g_arg = xp.zeros(M, dtype=xp.int64)
     rows = xp.arange(M)
 
-    for start in range(0, P, chunk):
-        a = data[start:start + chunk] - center
+    first = min(chunk, _FIRST_CHUNK)
+    for start, stop in _chunk_bounds(P, first, chunk):
+        a = data[start:stop] - center
         k = xp.empty((a.shape[0], N + 2), dtype=dtype)
         k[:, :N] = a
         k[:, N] = -c_quad * (a * a).sum(axis=1)
@@ -222,10 +229,12 @@ def _stream(x, data, t, *, dtype=None, chunk=None, memory_budget=None, mean=Fals
         if start == 0:
             shift = logits.max(axis=1)
             logits -= shift[:, None]
-        if stats:
-            # running top-2 of the logits (the two nearest patterns), compared in the unshifted frame
+        if best:
+            # running top-1 (and top-2) of the logits, the nearest patterns, compared in the unshifted frame
             i1 = logits.argmax(axis=1)
             v1 = logits[rows, i1] + shift
+            new1 = v1 > top1
+        if stats:
             if logits.shape[1] > 1:
                 saved = logits[rows, i1]
                 logits[rows, i1] = -xp.inf
@@ -235,13 +244,13 @@ def _stream(x, data, t, *, dtype=None, chunk=None, memory_budget=None, mean=Fals
             else:
                 i2 = xp.zeros_like(i1)
                 v2 = xp.full(M, -xp.inf, dtype=dtype)
-            i1 = i1 + start
             i2 = i2 + start
-            new1 = v1 > top1
             # second best = best of (old second, chunk best if not new best, chunk second, old best if displaced)
             cand2_v = xp.where(new1, xp.maximum(top1, v2), xp.maximum(top2, v1))
-            cand2_i = xp.where(new1, xp.where(top1 >= v2, arg1, i2), xp.where(top2 >= v1, arg2, i1))
+            cand2_i = xp.where(new1, xp.where(top1 >= v2, arg1, i2), xp.where(top2 >= v1, arg2, i1 + start))
             top2, arg2 = cand2_v, cand2_i
+        if best:
+            i1 = i1 + start
             top1 = xp.where(new1, v1, top1)
             arg1 = xp.where(new1, i1, arg1)
         if gumbel_rng is not None:
@@ -256,6 +265,8 @@ def _stream(x, data, t, *, dtype=None, chunk=None, memory_budget=None, mean=Fals
             del noisy, u
         c_sum, c_mean, c_sq = _chunk_sums(xp, exp_inplace(logits, xp), k, N, mean, stats)
         bad = ~xp.isfinite(c_sum)
+        if stats:
+            bad |= ~xp.isfinite(c_sq)  # squared weights overflow first
         if bool(bad.any()):
             # rows whose logits outgrew their shift: redo them with the chunk's own maximum
             idx = xp.nonzero(bad)[0]
@@ -276,7 +287,7 @@ def _stream(x, data, t, *, dtype=None, chunk=None, memory_budget=None, mean=Fals
         run_sum += c_sum
         # New shift: the running log-sum-exp, or, for the statistics, the running maximum, so that run_sum stays
         # 1 + (the other terms relative to the best one) and a weight close to 1 keeps its precision.
-        new_shift = top1 if stats else shift + xp.log(run_sum)
+        new_shift = top1 if best else shift + xp.log(run_sum)
         scale = xp.exp(shift - new_shift)
         run_sum *= scale
         if mean:
@@ -291,12 +302,20 @@ def _stream(x, data, t, *, dtype=None, chunk=None, memory_budget=None, mean=Fals
     out["lse"] = shift + xp.log(run_sum)
     if mean:
         out["mean"] = run_mean / run_sum[:, None] + center
+    if best:
+        out.update(run_sum=run_sum, best_logit=top1, arg1=arg1)
     if stats:
         # a second pattern exists only when P > 1; its index is otherwise meaningless
-        out.update(run_sum=run_sum, run_sq=run_sq, best_logit=top1, arg1=arg1, arg2=xp.where(top2 > -xp.inf, arg2, -1))
+        out.update(run_sq=run_sq, arg2=xp.where(top2 > -xp.inf, arg2, -1))
     if gumbel_rng is not None:
         out["sample"] = g_arg
     return out
+
+
+def _chunk_bounds(P, first, chunk):
+    """``(start, stop)`` of each chunk: a first one of `first` patterns, then `chunk` at a time."""
+    yield 0, min(first, P)
+    yield from ((s, min(s + chunk, P)) for s in range(first, P, chunk))
 
 
 def _chunk_sums(xp, weights, k, N, mean, stats):
@@ -394,7 +413,8 @@ def empirical_log_density(x, data, t, *, dtype=None, chunk=None, memory_budget=N
     -------
     (M,) array
     """
-    return posterior_stats(x, data, t, dtype=dtype, chunk=chunk, memory_budget=memory_budget).log_density
+    acc = _stream(x, data, t, dtype=dtype, chunk=chunk, memory_budget=memory_budget, nearest=True)
+    return _refined_log_density(acc, _exact_sqdist(acc["xp"], acc["x"], acc["data"], acc["decay"], acc["arg1"]))
 
 
 def posterior_stats(x, data, t, *, dtype=None, chunk=None, memory_budget=None) -> PosteriorStats:

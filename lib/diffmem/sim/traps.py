@@ -25,7 +25,7 @@ from .._checks import as_data, count
 from .diagnostics import _QUERY_BATCH, Estimate, _mean_estimate, nearest_index
 from .sampling import draw_around_patterns, pattern_index, sample_reverse
 from .schedule import check_time, delta
-from .score import posterior_stats
+from .score import empirical_log_density
 
 __all__ = ["basin_edge", "capture_probability", "pattern_weight", "probe_points", "trajectory_capture"]
 
@@ -95,7 +95,7 @@ def pattern_weight(x, data, index, t, **engine):
     dlt = float(delta(t))
     diff = x - math.exp(-t) * data[idx]
     log_own = -(diff * diff).sum(axis=1) / (2.0 * dlt)
-    log_dens = xp.concatenate([posterior_stats(x[i:i + _QUERY_BATCH], data, t, **engine).log_density
+    log_dens = xp.concatenate([empirical_log_density(x[i:i + _QUERY_BATCH], data, t, **engine)
                                for i in range(0, M, _QUERY_BATCH)])
     log_z = log_dens + math.log(P) + 0.5 * N * math.log(2.0 * math.pi * dlt)
     # w <= 1 exactly; round-off in log Z may push the own term a hair above it
