@@ -218,3 +218,25 @@ def test_exponentials_on_several_threads_give_identical_bits(monkeypatch):
     three = dm.empirical_score(x, data, 0.2)
     np.testing.assert_array_equal(one, three)
     np.testing.assert_allclose(one, brute_force(x, data, 0.2)["score"], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("N", [3, 64, 128, 256])
+def test_fused_kernel_and_gemm_path_agree_on_the_gpu(monkeypatch, N):
+    import cupy as cp  # noqa: PLC0415 - the gpu marker deselects this test where CuPy cannot run
+    rng = np.random.default_rng(14)
+    data_np = rng.standard_normal((5000, N)) + 0.2
+    for t in (0.01, 0.3, 2.0):
+        x_np = dm.sample_marginal(data_np, t, 333, seed=15)
+        ref = brute_force(x_np, data_np, t)["score"]
+        scale = np.abs(ref).max()
+        fused = backend.to_numpy(dm.empirical_score(cp.asarray(x_np), cp.asarray(data_np), t))
+        monkeypatch.setenv("DIFFMEM_FUSED", "0")
+        gemm = backend.to_numpy(dm.empirical_score(cp.asarray(x_np), cp.asarray(data_np), t, chunk=700))
+        monkeypatch.delenv("DIFFMEM_FUSED")
+        np.testing.assert_allclose(fused, ref, rtol=0, atol=1e-10 * scale)
+        np.testing.assert_allclose(gemm, ref, rtol=0, atol=1e-10 * scale)
+        # float32 within the documented bound
+        f32 = backend.to_numpy(dm.empirical_score(cp.asarray(x_np), cp.asarray(data_np), t, dtype=np.float32))
+        bound = dm.score_error_bound(x_np, data_np, t, dtype=np.float32)
+        assert np.all(np.abs(f32 - ref).max(axis=1) <= bound)
