@@ -82,12 +82,28 @@ class Activation:
         One of :data:`NORMALIZATIONS`.
     shift, scale : float
         Mean and standard deviation of ``phi_raw(h)`` for ``"unit_variance"``; 0 and 1 for ``"raw"``.
+
+    Raises
+    ------
+    ValueError
+        For a name or normalisation outside the registry, a shift that is not finite or a scale that is not
+        finite and > 0 (:func:`get_activation` builds valid ones).
     """
 
     name: str
     normalize: str
     shift: float
     scale: float
+
+    def __post_init__(self):
+        from ._checks import positive, real  # noqa: PLC0415 - _checks imports the backend, loaded lazily here
+
+        if not isinstance(self.name, str) or self.name not in ACTIVATIONS:
+            raise ValueError(f"phi must be one of {ACTIVATIONS}, got {self.name!r}")
+        if not isinstance(self.normalize, str) or self.normalize not in NORMALIZATIONS:
+            raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {self.normalize!r}")
+        if np.ndim(real(self.shift, "shift")) or np.ndim(positive(self.scale, "scale", "phi's scale")):
+            raise ValueError(f"shift and scale must be scalars, got {self.shift!r} and {self.scale!r}")
 
     def __call__(self, h):
         """phi(h), elementwise, on the array module of `h`."""

@@ -161,11 +161,19 @@ def default_rng(seed=None, xp: ModuleType | None = None):
         A generator of the right module is returned as is.
     xp : module, optional
 
+    Raises
+    ------
+    TypeError, ValueError
+        If `seed` is not None, an int >= 0, a sequence of them or a generator.
+
     Notes
     -----
     NumPy and CuPy generators give different streams for the same seed: compare statistics across backends,
     never draws.
     """
+    from ._checks import check_seed  # noqa: PLC0415 - _checks imports this module
+
+    check_seed(seed)
     xp = active() if xp is None else xp
     if xp is np:
         return np.random.default_rng(seed)

@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 
 from . import backend
-from ._checks import count, latent_ratio
+from ._checks import check_seed, count, latent_ratio
 from .activations import Activation, get_activation
 from .theory.spectra import Spectrum, marchenko_pastur_quadrature
 
@@ -114,7 +114,7 @@ class HiddenManifold:
         self.alpha_D = latent_ratio(alpha_D)
         self.activation: Activation = get_activation(phi, normalize)
         self.N = _check_N(N)
-        self.seed = seed
+        self.seed = check_seed(seed)
         if self.N is None:
             self.D = None
             self.F = None
@@ -193,6 +193,7 @@ class HiddenManifold:
         -------
         Spectrum
         """
+        n_quad = count(n_quad, "n_quad")
         if self.N is not None:
             return Spectrum.from_eigenvalues(np.linalg.eigvalsh(self.covariance()))
         x, w = marchenko_pastur_quadrature(self.alpha_D, n_quad)

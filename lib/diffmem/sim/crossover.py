@@ -29,12 +29,13 @@ chapter "Collapse" (THEORY.md section 8).
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 from scipy import special, stats
 
 from .. import backend
-from .._checks import count, positive
+from .._checks import as_data, check_seed, count, in_range, nonnegative, numeric, positive, real
 from .diagnostics import Estimate, collapse_fraction
 from .sampling import sample_marginal
 from .schedule import check_time
@@ -83,11 +84,19 @@ def collapse_curve(data, t, n: int | None = None, seed=None, states=None, thresh
     t_arr = np.atleast_1d(check_time(t))
     if t_arr.ndim != 1:
         raise ValueError(f"t must be a scalar or a 1-D array, got shape {t_arr.shape}")
-    datasets = [data] if getattr(data, "ndim", None) == 2 else list(data)
+    several = isinstance(data, list | tuple) or getattr(data, "ndim", None) == 3
+    datasets = [as_data(d)[1] for d in (data if several else [data])]
+    if not datasets:
+        raise ValueError("data must be a (P, N) array or a non-empty list of them")
+    threshold = in_range(threshold, "threshold", 0.0, 1.0, meaning="largest posterior weight")
     if (n is None) == (states is None):
         raise ValueError("give exactly one of n (direct samples of P^e_t) and states (points at the times t)")
     if states is not None:
+        if not (hasattr(states, "ndim") or isinstance(states, list | tuple)):
+            raise TypeError(f"states must be a (T, n, N) array of numbers or a list of them, got {states!r}")
         states = [states] if getattr(states, "ndim", None) == 3 else list(states)
+        states = [st if hasattr(st, "__cuda_array_interface__") else numeric(st, "states", "a (T, n, N) array of "
+                                                                             "numbers") for st in states]
         if len(states) != len(datasets):
             raise ValueError(f"states must hold one (T, n, N) array per dataset ({len(datasets)}), got {len(states)}")
         for st in states:
@@ -137,16 +146,21 @@ def crossover_midpoint(t, value, stderr, level: float = 0.5, window: tuple[float
 
     Raises
     ------
+    TypeError
+        For non-numeric `t`, `value`, `stderr` or `level`.
     ValueError
-        For mismatched shapes, non-positive times, a `level` outside (0, 1), or a curve that never crosses `level`.
+        For mismatched shapes, non-positive times, non-finite values, negative errors, a `level` outside (0, 1), a
+        `window` that is not a pair ``lo < hi``, or a curve that never crosses `level`.
     """
     t = np.asarray(positive(t, "t", "forward time"), dtype=np.float64).ravel()
-    v = np.asarray(value, dtype=np.float64).ravel()
-    e = np.asarray(stderr, dtype=np.float64).ravel()
+    v = real(value, "value").ravel()
+    e = nonnegative(stderr, "stderr", "standard errors").ravel()
     if not (t.shape == v.shape == e.shape) or t.size < 2:
         raise ValueError(f"t, value and stderr must be 1-D of one length >= 2, got {t.shape}, {v.shape}, {e.shape}")
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    level = in_range(level, "level", 0.0, 1.0, meaning="the crossing level")
+    if (isinstance(window, str) or np.ndim(window) != 1 or len(window) != 2
+            or not all(isinstance(w, numbers.Real) and math.isfinite(w) for w in window) or not window[0] < window[1]):
+        raise ValueError(f"window must be a pair (lo, hi) of numbers with lo < hi, got {window!r}")
     order = np.argsort(t)
     x, v, e = np.log(t[order]), v[order], np.maximum(e[order], 1e-3)
     above = v >= level
@@ -193,6 +207,40 @@ def _log_exprel(d):
     return out
 
 
+def _ncx2_logpdf(y, N, R):
+    """Log-density of the noncentral chi-square law (N, R), finite where scipy's underflows to -inf.
+
+    scipy evaluates the density itself, so its log is -inf below ~1e-308: exactly the lower tail that the closest
+    of ``P = e^{alpha N}`` patterns reach when ``alpha N`` is large. There the Bessel form
+    ``log p = -log 2 - (y + R)/2 + (v/2) log(y/R) + log I_v(sqrt(R y))``, ``v = N/2 - 1``, is used, with
+    ``log I_v(z) = log(ive(v, z)) + z`` and, where ``ive`` fails (nan for huge z, 0 for large v), Hankel's or
+    Debye's expansion.
+    """
+    logp = stats.ncx2.logpdf(y, N, R)
+    bad = ~np.isfinite(logp)
+    if bad.any():
+        yb = y[bad]
+        v = 0.5 * N - 1.0
+        z = np.sqrt(R * yb)
+        with np.errstate(divide="ignore"):
+            log_ive = np.log(special.ive(v, z))  # log I_v(z) - z
+        # scipy's ive is nan beyond z ~ 1e9 (R ~ e^40 at t = 20): Hankel's expansion, exact to O(v^4 / z^2) there
+        large = ~np.isfinite(log_ive) & (z > 100.0 * (v * v + 1.0))
+        log_ive[large] = -0.5 * np.log(2.0 * math.pi * z[large]) + np.log1p(-(4.0 * v * v - 1.0) / (8.0 * z[large]))
+        deep = ~np.isfinite(log_ive)
+        if deep.any() and v > 0:
+            w = z[deep] / v
+            sq = np.sqrt(1.0 + w * w)
+            p = 1.0 / sq
+            eta = sq + np.log(w / (1.0 + sq))
+            log_ive[deep] = (-0.5 * math.log(2.0 * math.pi * v) - 0.5 * np.log(sq) + v * eta - z[deep]
+                             + np.log1p((3.0 * p - 5.0 * p**3) / (24.0 * v)))
+        # -(y + R)/2 + z = -(sqrt y - sqrt R)^2 / 2, without the cancellation of two huge terms (R ~ e^40 at t = 20)
+        logp[bad] = (-math.log(2.0) - 0.5 * (np.sqrt(yb) - math.sqrt(R)) ** 2 + 0.5 * v * np.log(yb / R)
+                     + log_ive)
+    return logp
+
+
 def _log_segments(y, logf):
     """Log of the integrals of exp(logf) over the grid intervals, logf taken linear on each interval."""
     return np.log(np.diff(y)) + logf[:-1] + _log_exprel(np.diff(logf))
@@ -235,10 +283,17 @@ class _Levels:
             hi = N + R + 14.0 * math.sqrt(2.0 * (N + 2.0 * R))
         else:  # the closest patterns and the tilted tail integrals: up to the tilted law's bulk
             hi = (N + R / tilt) / tilt + 14.0 * math.sqrt(2.0 * (N + 2.0 * R / tilt)) / tilt
+        # at tiny t (huge tilt) the tilted bulk can end below the closest pattern: keep the grid increasing
+        hi = max(hi, lo + 14.0 * math.sqrt(2.0 * (N + 2.0 * R)))
         y = np.linspace(lo, hi, n_grid)
-        logp = stats.ncx2.logpdf(y, N, R)
-        # F(lo) from the exponential tail p(y) ~ p(lo) e^{k (y - lo)}, k = d log p / dy at lo
-        k = max((logp[1] - logp[0]) / (y[1] - y[0]), 1e-300)
+        if N < 2:  # p ~ y^{-1/2} near 0: a geometric first interval resolves the integrable singularity
+            y = np.concatenate([np.geomspace(lo, y[1], 64)[:-1], y[1:]])
+        # a finite floor (for a density beyond even the Bessel form) keeps the differences and log-sum-exps below
+        # free of inf - inf, and weighs those points as nothing
+        logp = np.maximum(_ncx2_logpdf(y, N, R), -1e300)
+        # F(lo) from the exponential tail p(y) ~ p(lo) e^{k (y - lo)}, k = d log p / dy at lo, or, near y = 0 where
+        # p ~ y^{N/2 - 1} does not grow (N <= 2), from that power law: F(lo) = p(lo) lo / (N/2)
+        k = max((logp[1] - logp[0]) / (y[1] - y[0]), 0.5 * N / lo, 1e-300)
         logF0 = logp[0] - math.log(k)
         self.y = y
         self.logF = np.logaddexp.accumulate(np.concatenate([[logF0], _log_segments(y, logp)]))
@@ -302,13 +357,16 @@ def _collapse_at_t(t, N, log_P, P_int, n_nodes, per_node, top, n_grid, rng):
             # the other n - top patterns: i.i.d. beyond Y_(top), one sum of many small weights
             c = ys[:, -1]
             log_cnt = log_n + math.log1p(-top * math.exp(-log_n))  # log(n - top)
-            log_S = np.log1p(-np.exp(np.minimum(levels.log_cdf(c), -1e-300)))  # S(c) = 1 - F(c)
+            # S(c) = 1 - F(c), as log(-expm1(log F)): finite (-690) even where F(c) rounds to 1
+            log_S = np.log(-np.expm1(np.minimum(levels.log_cdf(c), -1e-300)))
             lb1, lb2 = levels.log_tail(1, c) - log_S, levels.log_tail(2, c) - log_S
             empty = ~np.isfinite(lb2)  # beyond the tabulated range the tail weighs nothing
             lb1, lb2 = np.where(empty, -1e300, lb1), np.where(empty, 0.0, lb2)
             log_mean = log_cnt + lb1
-            ratio = np.exp(np.minimum(2.0 * lb1 - lb2, 0.0))
-            log_var = log_cnt + lb2 + np.log1p(-ratio + 1e-300)
+            # log(1 - ratio), ratio = B1^2 / B2 <= 1, floored at log(1e-300): a tail concentrated on one level has
+            # ratio 1, where log1p(-ratio + 1e-300) was log1p(-1)
+            log_ratio = np.minimum(2.0 * lb1 - lb2, 0.0)
+            log_var = log_cnt + lb2 + np.log(np.maximum(-np.expm1(log_ratio), 1e-300))
             # a positive, skewed sum of many terms: a Gamma law with its exact mean and variance
             shape = np.where(empty, 1.0, np.exp(np.clip(2.0 * log_mean - log_var, -700.0, 700.0)))
             frac = rng.standard_gamma(shape) / shape
@@ -317,7 +375,7 @@ def _collapse_at_t(t, N, log_P, P_int, n_nodes, per_node, top, n_grid, rng):
         log_tot = special.logsumexp(lw, axis=1)
         n_single = lw.shape[1] - (0 if full else 1)  # the bulk is a sum of many patterns, not one of them
         p_nodes[k] = np.mean(lw[:, :n_single].max(axis=1) - log_tot > -math.log(2.0))
-    value = float(wz @ p_nodes)
+    value = min(max(float(wz @ p_nodes), 0.0), 1.0)  # a probability: wz @ ones can round to 1 + 2e-16
     err = math.sqrt(float(np.sum(wz**2 * np.maximum(p_nodes * (1 - p_nodes), 0.25 / per_node) / per_node)))
     return value, err
 
@@ -369,6 +427,7 @@ def gaussian_collapse_fraction(t, N: int, alpha: float, n_samples: int = 4096, n
     top = count(top, "top", minimum=2)
     n_grid = count(n_grid, "n_grid", minimum=50)
     per_node = max(1, count(n_samples, "n_samples") // n_nodes)
+    check_seed(seed)
     log_P = alpha * N
     P_int = int(round(math.exp(log_P))) if log_P < 36.7 else None  # exact integer below 2^53
     vals, errs = [], []

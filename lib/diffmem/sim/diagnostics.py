@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend
-from .._checks import count
+from .._checks import as_data, as_points, count, float_dtype, in_range, numeric
 from .sampling import sample_marginal
 from .schedule import check_time, delta
 from .score import empirical_log_density, posterior_stats
@@ -66,8 +66,17 @@ def _per_time(estimates, t_arr) -> Estimate:
                     estimates[0].n)
 
 
-def _stats_batched(x, data, t, **engine):
-    """posterior_stats over query batches, concatenated (NumPy arrays out)."""
+def _queries(x, data, name, engine):
+    """Validated (x, data) for the score engine, with errors that name the caller's parameter `name` for `x`."""
+    xp = backend.get_array_module(x, data)
+    dtype = float_dtype(engine.get("dtype"))
+    data = as_points(data, "data", dtype=dtype, xp=xp)
+    return as_points(x, name, N=data.shape[1], dtype=dtype, xp=xp, shape="(M, N)"), data
+
+
+def _stats_batched(x, data, t, name="x", **engine):
+    """posterior_stats over query batches, concatenated (NumPy arrays out); `name` is how errors call `x`."""
+    x, data = _queries(x, data, name, engine)
     fields = []
     for start in range(0, x.shape[0], _QUERY_BATCH):
         st = posterior_stats(x[start:start + _QUERY_BATCH], data, t, **engine)
@@ -75,8 +84,9 @@ def _stats_batched(x, data, t, **engine):
     return type(st)(*(np.concatenate(col) for col in zip(*fields, strict=True)))
 
 
-def _log_density_batched(x, data, t, **engine):
-    """empirical_log_density over query batches, concatenated (NumPy array out)."""
+def _log_density_batched(x, data, t, name="x", **engine):
+    """empirical_log_density over query batches, concatenated (NumPy array out); `name` is how errors call `x`."""
+    x, data = _queries(x, data, name, engine)
     return np.concatenate([backend.to_numpy(empirical_log_density(x[s:s + _QUERY_BATCH], data, t, **engine))
                            for s in range(0, x.shape[0], _QUERY_BATCH)])
 
@@ -98,9 +108,15 @@ def collapse_fraction(x, data, t, threshold: float = 0.5, **engine) -> Estimate:
     -------
     Estimate
         Binomial standard error ``sqrt(p (1 - p) / M)``.
+
+    Raises
+    ------
+    TypeError
+        If `x` or `data` is not numeric, or `threshold` not a real number.
+    ValueError
+        As :func:`diffmem.empirical_score` (naming `x` and `data`), or `threshold` outside (0, 1).
     """
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
+    threshold = in_range(threshold, "threshold", 0.0, 1.0, meaning="largest posterior weight")
     w_max = _stats_batched(x, data, t, **engine).w_max
     p = float(np.mean(w_max > threshold))
     m = w_max.size
@@ -134,10 +150,23 @@ def nearest_index(states, data, times, **engine) -> np.ndarray:
     -------
     (K, n) int ndarray (NumPy)
     """
+    times = _check_times(times)
+    xp = backend.get_array_module(states, data)
+    if not hasattr(states, "__cuda_array_interface__"):
+        states = numeric(states, "states", "a (K, n, N) array of numbers")
+    states = xp.asarray(states)
+    if states.ndim != 3 or states.shape[0] != times.size or states.shape[1] == 0:
+        raise ValueError(f"states must have shape (K, n, N) with K = len(times) = {times.size} and n >= 1, "
+                         f"got {states.shape}")
+    return np.stack([_stats_batched(states[k], data, float(tk), name="states", **engine).argmax
+                     for k, tk in enumerate(times)])
+
+
+def _check_times(times):
     times = np.atleast_1d(check_time(times, "times"))
-    if states.ndim != 3 or states.shape[0] != times.size:
-        raise ValueError(f"states must have shape (K, n, N) with K = len(times) = {times.size}, got {states.shape}")
-    return np.stack([_stats_batched(states[k], data, float(tk), **engine).argmax for k, tk in enumerate(times)])
+    if times.ndim != 1:
+        raise ValueError(f"times must be a scalar or a 1-D array, got shape {times.shape}")
+    return times
 
 
 def stabilization_time(states, data, times, **engine) -> np.ndarray:
@@ -159,7 +188,7 @@ def stabilization_time(states, data, times, **engine) -> np.ndarray:
     -------
     (n,) ndarray
     """
-    times = np.atleast_1d(check_time(times, "times"))
+    times = _check_times(times)
     idx = nearest_index(states, data, times, **engine)
     order = np.argsort(-times)  # decreasing t: the order in which the reverse process visits them
     idx, t_sorted = idx[order], times[order]
@@ -215,15 +244,12 @@ def pointwise_cross_entropy(test_points, data, t, **engine) -> np.ndarray:
     -------
     (T, M) ndarray
     """
-    xp = backend.get_array_module(test_points, data)
-    y = xp.asarray(test_points, dtype=np.float64)
-    if y.ndim != 2:
-        raise ValueError(f"test_points must be a 2-D array of shape (M, N), got shape {y.shape}")
+    y, data = _queries(test_points, data, "test_points", engine)
     N = y.shape[1]
     out = []
     for tk in np.atleast_1d(check_time(t)):
         tk = float(tk)
-        out.append(-(_log_density_batched(math.exp(-tk) * y, data, tk, **engine) - N * tk) / N)
+        out.append(-(_log_density_batched(math.exp(-tk) * y, data, tk, name="test_points", **engine) - N * tk) / N)
     return np.stack(out)
 
 
@@ -251,8 +277,7 @@ def excess_entropy(data, t, n: int = 4096, seed=None, **engine) -> Estimate:
     """
     t_arr = check_time(t)
     n = count(n, "n (Monte Carlo samples)", minimum=2)
-    xp = backend.get_array_module(data)
-    data = xp.asarray(data, dtype=np.float64)
+    xp, data = as_data(data)
     P, N = data.shape
     rng = backend.default_rng(seed, xp)
     out = []

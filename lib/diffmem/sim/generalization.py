@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend
-from .._checks import count
+from .._checks import as_points, count, numeric
 from .diagnostics import Estimate, _mean_estimate, _stats_batched, pointwise_cross_entropy
 from .schedule import check_time
 
@@ -56,12 +56,8 @@ class GeneralizationMeasurement(NamedTuple):
 
 def _check_points(test_points, data):
     xp = backend.get_array_module(test_points, data)
-    y = xp.asarray(test_points, dtype=np.float64)
-    a = xp.asarray(data, dtype=np.float64)
-    if y.ndim != 2 or a.ndim != 2 or y.shape[1] != a.shape[1]:
-        raise ValueError(f"test_points (M, N) and data (P, N) must be 2-D with the same N, got shapes {y.shape} "
-                         f"and {a.shape}")
-    return xp, y, a
+    a = as_points(data, "data", xp=xp)
+    return xp, as_points(test_points, "test_points", N=a.shape[1], xp=xp, shape="(M, N)"), a
 
 
 def nearest_neighbour_distance(test_points, data, **engine) -> Estimate:
@@ -88,8 +84,10 @@ def nearest_neighbour_distance(test_points, data, **engine) -> Estimate:
 
     Raises
     ------
+    TypeError
+        If `test_points` or `data` does not hold numbers.
     ValueError
-        If the shapes do not match.
+        If they are not 2-D and non-empty, their N differ, or they contain NaN or inf.
     """
     xp, y, a = _check_points(test_points, data)
     shrink = math.exp(-_NN_TIME)
@@ -148,7 +146,7 @@ def loss_minimum(t, losses, n_fit: int = 5, degree: int = 3):
         (the minimum is not bracketed: extend the grid) or a fit without a minimum inside its window.
     """
     t = np.atleast_1d(check_time(t))
-    L = np.asarray(losses, dtype=np.float64)
+    L = numeric(losses, "losses").astype(np.float64)
     single = L.ndim == 1
     L = L[None, :] if single else L
     if t.ndim != 1 or L.ndim != 2 or L.shape[1] != t.size:

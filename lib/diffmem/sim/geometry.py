@@ -25,9 +25,9 @@ import math
 import numpy as np
 
 from .. import backend
-from .._checks import count
+from .._checks import as_data, check_callable, check_seed, count, real
 from ..models import GaussianEquivalent, HiddenManifold
-from ..theory.spectra import marchenko_pastur_density, marchenko_pastur_quantile
+from ..theory.spectra import marchenko_pastur_density, marchenko_pastur_quantile, unit_interval
 
 __all__ = [
     "kolmogorov_distance",
@@ -51,11 +51,9 @@ def _check_model(model, need_N: bool = False):
 
 
 def _check_samples(samples, name: str = "samples") -> np.ndarray:
-    x = np.asarray(backend.to_numpy(samples), dtype=np.float64).ravel()
+    x = real(backend.to_numpy(samples), name).ravel()
     if x.size == 0:
         raise ValueError(f"{name} must not be empty")
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} must be finite")
     return np.sort(x)
 
 
@@ -94,7 +92,7 @@ def spectral_density(x, model):
         If `model` is not a HiddenManifold or GaussianEquivalent.
     """
     alpha_D, m1s, mss = _model_moments(_check_model(model))
-    x = np.asarray(x, dtype=np.float64)
+    x = real(x, "x", allow_inf=True)
     jac = alpha_D / m1s  # X = alpha_D (x - mu_*^2) / mu_1^2
     dens = alpha_D * jac * marchenko_pastur_density(jac * (x - mss), alpha_D)
     return dens, (mss, 1.0 - alpha_D)
@@ -121,9 +119,7 @@ def spectral_quantile(u, model):
         Bad `model`, or `u` outside [0, 1].
     """
     alpha_D, m1s, mss = _model_moments(_check_model(model))
-    u = np.asarray(u, dtype=np.float64)
-    if not np.all((u >= 0.0) & (u <= 1.0)):
-        raise ValueError("u must be in [0, 1] (probabilities)")
+    u = unit_interval(u, "u")
     w0 = 1.0 - alpha_D
     v = np.clip((u - w0) / alpha_D, 0.0, 1.0)
     bulk = mss + (m1s / alpha_D) * marchenko_pastur_quantile(v, alpha_D)
@@ -150,12 +146,18 @@ def kolmogorov_distance(samples, cdf) -> float:
 
     Raises
     ------
+    TypeError
+        If `samples` is not numeric or `cdf` not callable.
     ValueError
-        If `samples` is empty or not finite.
+        If `samples` is empty or not finite, or `cdf` does not return one value in [0, 1] per sample.
     """
     x = _check_samples(samples)
+    check_callable(cdf, "cdf", "the vectorised CDF of a law")
     n = x.size
     F = np.asarray(cdf(x), dtype=np.float64)
+    if F.shape != x.shape or not np.all((F >= 0.0) & (F <= 1.0)):
+        raise ValueError(f"cdf must return one value in [0, 1] per sample (shape {x.shape}), got shape {F.shape} "
+                         f"with range [{np.min(F, initial=np.inf):.3g}, {np.max(F, initial=-np.inf):.3g}]")
     k = np.arange(1, n + 1)
     return float(max(np.max(k / n - F), np.max(F - (k - 1) / n)))
 
@@ -182,15 +184,22 @@ def wasserstein_distance(samples, quantile, n_sub: int = 64) -> float:
 
     Raises
     ------
+    TypeError
+        If `samples` is not numeric or `quantile` not callable.
     ValueError
-        If `samples` is empty or not finite, or `n_sub` < 1.
+        If `samples` is empty or not finite, `n_sub` < 1, or `quantile` does not return one finite value per
+        probability.
     """
     x = _check_samples(samples)
+    check_callable(quantile, "quantile", "the vectorised quantile function of a law")
     n_sub = count(n_sub, "n_sub")
     n = x.size
     g, w = np.polynomial.legendre.leggauss(n_sub)
     u = (np.arange(n)[:, None] + 0.5 * (g[None, :] + 1.0)) / n  # (n, n_sub) inside each step
     Q = np.asarray(quantile(u), dtype=np.float64)
+    if Q.shape != u.shape or not np.all(np.isfinite(Q)):
+        raise ValueError(f"quantile must return one finite value per probability (shape {u.shape}), got shape "
+                         f"{Q.shape}{'' if Q.shape != u.shape else ' with NaN or inf'}")
     return float(np.sum(np.abs(x[:, None] - Q) * (0.5 * w[None, :])) / n)
 
 
@@ -298,16 +307,20 @@ def participation_dimension(cov) -> float:
 
     Raises
     ------
+    TypeError
+        If `cov` is not numeric.
     ValueError
-        If `cov` is not 1-D or square 2-D, or is zero.
+        If `cov` is not 1-D or square 2-D, is empty, not finite, or zero.
     """
-    c = np.asarray(backend.to_numpy(cov), dtype=np.float64)
+    c = real(backend.to_numpy(cov), "cov")
+    if c.size == 0 or c.ndim not in (1, 2):
+        raise ValueError(f"cov must be a square matrix or a 1-D array of eigenvalues, non-empty, got shape {c.shape}")
     if c.ndim == 1:
         tr, tr2 = c.sum(), np.dot(c, c)
     elif c.ndim == 2 and c.shape[0] == c.shape[1]:
         tr, tr2 = np.trace(c), np.sum(c * c)  # tr C^2 = sum_ij C_ij^2 for symmetric C
     else:
-        raise ValueError(f"cov must be a square matrix or a 1-D array of eigenvalues, got shape {c.shape}")
+        raise ValueError(f"cov must be a square matrix or a 1-D array of eigenvalues, non-empty, got shape {c.shape}")
     if tr2 == 0.0:
         raise ValueError("cov is zero: the participation dimension is undefined")
     return float(tr * tr / tr2)
@@ -341,9 +354,9 @@ def tangent_spectrum(model, z) -> np.ndarray:
     if not isinstance(model, HiddenManifold):
         raise TypeError(f"model must be a HiddenManifold, got {model!r}")
     _check_model(model, need_N=True)
-    z = np.atleast_2d(np.asarray(backend.to_numpy(z), dtype=np.float64))
-    if z.ndim != 2 or z.shape[1] != model.D:
-        raise ValueError(f"z must have shape (M, D) with D = {model.D}, got {z.shape}")
+    z = np.atleast_2d(real(backend.to_numpy(z), "z"))
+    if z.ndim != 2 or z.shape[1] != model.D or z.shape[0] == 0:
+        raise ValueError(f"z must have shape (M, D) with D = {model.D} and M >= 1, got {z.shape}")
     h = z @ model.F.T / math.sqrt(model.D)  # (M, N)
     d = model.activation.derivative(h)
     out = np.empty((z.shape[0], model.D))
@@ -384,9 +397,7 @@ def local_pca_spectrum(data, k: int, n_centres: int = 200, seed=None, chunk: int
     ValueError
         If `data` is not 2-D, or `k`, `n_centres` are out of range.
     """
-    X = np.asarray(backend.to_numpy(data), dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"data must have shape (P, N), got {X.shape}")
+    _, X = as_data(backend.to_numpy(data))
     P, N = X.shape
     k = count(k, "k (neighbours)", minimum=2)
     if k > P:
@@ -395,7 +406,7 @@ def local_pca_spectrum(data, k: int, n_centres: int = 200, seed=None, chunk: int
     if n_centres > P:
         raise ValueError(f"n_centres must be <= P = {P}, got {n_centres}")
     chunk = count(chunk, "chunk")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     centres = rng.choice(P, size=n_centres, replace=False)
     sq = np.einsum("pn,pn->p", X, X)
     out = np.empty((n_centres, N))

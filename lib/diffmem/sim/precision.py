@@ -31,6 +31,7 @@ import math
 import numpy as np
 
 from .. import backend
+from .._checks import count
 from .score import _prepare, chunk_size
 
 __all__ = ["score_error_bound"]
@@ -78,7 +79,7 @@ def score_error_bound(x, data, t, *, dtype=np.float32, chunk=None, memory_budget
     P = data.shape[0]
     if chunk is None:
         chunk = chunk_size(M, P, dtype.itemsize, memory_budget)
-    chunk = min(int(chunk), P)
+    chunk = min(count(chunk, "chunk"), P)
     n_chunks = -(-P // chunk)
     decay = math.exp(-t)
     dlt = -math.expm1(-2.0 * t)

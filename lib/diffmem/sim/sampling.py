@@ -22,7 +22,7 @@ import numbers
 import numpy as np
 
 from .. import backend
-from .._checks import as_data, count
+from .._checks import as_data, as_points, count, float_dtype
 from .schedule import check_time, delta, log_time_grid
 from .score import empirical_score, sample_posterior_index
 
@@ -169,7 +169,7 @@ def sample_reverse(data, n, times, method: str = "ancestral", steps: int = 200, 
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    xp, data = as_data(data, dtype)
+    xp, data = as_data(data, float_dtype(dtype))
     n = count(n, "n")
     steps = count(steps, "steps")
     t_max = float(check_time(t_max, "t_max"))
@@ -186,11 +186,10 @@ def sample_reverse(data, n, times, method: str = "ancestral", steps: int = 200, 
     if start is None:
         x = sample_marginal(data, t_max, n, seed=rng)
     else:
-        x = xp.array(start, dtype=data.dtype)  # a copy: the caller's array is never modified
+        x = as_points(start, "start", N=N, dtype=data.dtype, xp=xp, shape="(n, N)")
         if x.shape != (n, N):
             raise ValueError(f"start must have shape (n, N) = {(n, N)}, got {x.shape}")
-        if not bool(xp.isfinite(x).all()):
-            raise ValueError("start contains NaN or inf; every starting state must be finite")
+        x = x.copy()  # the caller's array is never modified
     record = {}
     if t_max in times_arr:
         record[t_max] = x.copy()

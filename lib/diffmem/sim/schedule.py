@@ -32,13 +32,25 @@ def check_time(t, name: str = "t") -> np.ndarray:
 
 
 def delta(t):
-    """``Delta_t = 1 - e^{-2t}``, the variance of the noise added by time `t` (computed without cancellation)."""
-    return -np.expm1(-2.0 * np.asarray(t, dtype=np.float64))
+    """``Delta_t = 1 - e^{-2t}``, the variance of the noise added by time `t` (computed without cancellation).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`check_time`: `t` must be finite and > 0.
+    """
+    return -np.expm1(-2.0 * check_time(t))
 
 
 def bandwidth2(t):
-    """``h_t^2 = e^{2t} - 1``: the squared bandwidth of the kernel density seen in the rescaled coordinate e^t x."""
-    return np.expm1(2.0 * np.asarray(t, dtype=np.float64))
+    """``h_t^2 = e^{2t} - 1``: the squared bandwidth of the kernel density seen in the rescaled coordinate e^t x.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`check_time`: `t` must be finite and > 0.
+    """
+    return np.expm1(2.0 * check_time(t))
 
 
 def log_time_grid(t_max: float, t_min: float, steps: int) -> np.ndarray:

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend
-from .._checks import count
+from .._checks import as_points, count, float_dtype
 from .._parallel import exp_inplace
 from .schedule import check_time
 
@@ -81,11 +81,17 @@ class PosteriorStats(NamedTuple):
 
 
 def _memory_budget(memory_budget):
+    name = "memory_budget"
     if memory_budget is None:
         env = os.environ.get("DIFFMEM_MEMORY_BUDGET")
-        memory_budget = int(float(env)) if env else DEFAULT_MEMORY_BUDGET
-    if isinstance(memory_budget, bool) or not isinstance(memory_budget, numbers.Real) or memory_budget <= 0:
-        raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
+        name = "DIFFMEM_MEMORY_BUDGET" if env else name
+        try:
+            memory_budget = float(env) if env else DEFAULT_MEMORY_BUDGET
+        except ValueError:
+            memory_budget = env
+    if (isinstance(memory_budget, bool) or not isinstance(memory_budget, numbers.Real)
+            or not math.isfinite(memory_budget) or memory_budget < 1):
+        raise ValueError(f"{name} must be a finite, positive number of bytes (>= 1), got {memory_budget!r}")
     return int(memory_budget)
 
 
@@ -109,8 +115,11 @@ def chunk_size(M: int, P: int, itemsize: int = 8, memory_budget=None) -> int:
     Raises
     ------
     ValueError
-        If not even one pattern per chunk fits.
+        If `M`, `P` or `itemsize` is not a positive integer, `memory_budget` is not a finite number >= 1, or not
+        even one pattern per chunk fits.
     """
+    M, P = count(M, "M (number of query points)"), count(P, "P (number of patterns)")
+    itemsize = count(itemsize, "itemsize (bytes per element)")
     budget = _memory_budget(memory_budget)
     per_pattern = _BLOCKS_PER_CHUNK * M * itemsize
     if per_pattern > budget:
@@ -123,24 +132,10 @@ def chunk_size(M: int, P: int, itemsize: int = 8, memory_budget=None) -> int:
 
 def _prepare(x, data, t, dtype):
     """Validate and convert inputs; return (xp, x, data, t, dtype)."""
-    dtype = np.dtype(np.float64 if dtype is None else dtype)
-    if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
-        raise ValueError(f"dtype must be float64 or float32, got {dtype}")
+    dtype = float_dtype(dtype)
     xp = backend.get_array_module(x, data)
-    x = xp.asarray(x, dtype=dtype)
-    data = xp.asarray(data, dtype=dtype)
-    if x.ndim != 2:
-        raise ValueError(f"x must be a 2-D array of shape (M, N), got shape {x.shape}")
-    if data.ndim != 2:
-        raise ValueError(f"data must be a 2-D array of shape (P, N), got shape {data.shape}")
-    if x.shape[1] != data.shape[1]:
-        raise ValueError(f"x has N={x.shape[1]} columns but data has N={data.shape[1]}; they must match")
-    if x.shape[0] == 0 or data.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"x {x.shape} and data {data.shape} must be non-empty")
-    if not bool(xp.isfinite(x).all()):
-        raise ValueError("x contains NaN or inf; all query points must be finite")
-    if not bool(xp.isfinite(data).all()):
-        raise ValueError("data contains NaN or inf; all patterns must be finite")
+    data = as_points(data, "data", dtype=dtype, xp=xp)
+    x = as_points(x, "x", N=data.shape[1], dtype=dtype, xp=xp, shape="(M, N)")
     t_arr = check_time(t)
     if t_arr.ndim != 0:
         raise ValueError(f"t must be a scalar time here, got shape {t_arr.shape}")
@@ -435,11 +430,14 @@ def posterior_stats(x, data, t, *, dtype=None, chunk=None, memory_budget=None) -
     xp = acc["xp"]
     d1 = _exact_sqdist(xp, acc["x"], acc["data"], acc["decay"], acc["arg1"])
     d2 = _exact_sqdist(xp, acc["x"], acc["data"], acc["decay"], acc["arg2"])
-    s = acc["run_sum"]
+    # run_sum = 1 + (the other terms relative to the best) >= 1 and sum w^2 <= w_max, exactly; the GEMM logits
+    # (rounding ~ eps |l|, 1e-12 at |l| ~ 1e4) could leave w_max = 1 + 7e-12 or sum w^2 > w_max: clamp both
+    s = xp.maximum(acc["run_sum"], 1.0)
+    w_max = 1.0 / s
     return PosteriorStats(
-        w_max=1.0 / s,
+        w_max=w_max,
         argmax=acc["arg1"],
-        participation=acc["run_sq"] / (s * s),
+        participation=xp.minimum(acc["run_sq"] / (s * s), w_max),
         d_nearest=d1,
         d_second=d2,
         second=acc["arg2"],
@@ -461,6 +459,17 @@ def sample_posterior_index(x, data, t, rng, *, dtype=None, chunk=None, memory_bu
     Returns
     -------
     (M,) int array
+
+    Raises
+    ------
+    TypeError
+        If `rng` is not a generator of the array module of `x` and `data`.
+    ValueError
+        As :func:`empirical_score`.
     """
+    xp = backend.get_array_module(x, data)
+    if not isinstance(rng, xp.random.Generator):
+        raise TypeError(f"rng must be a random Generator of {xp.__name__} (see diffmem.backend.default_rng), "
+                        f"got {rng!r}")
     acc = _stream(x, data, t, dtype=dtype, chunk=chunk, memory_budget=memory_budget, gumbel_rng=rng)
     return acc["sample"]

@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 
 from .. import backend
-from .._checks import as_data, count
+from .._checks import as_data, as_points, count, numeric
 from .diagnostics import _QUERY_BATCH, Estimate, _mean_estimate, nearest_index
 from .sampling import draw_around_patterns, pattern_index, sample_reverse
 from .schedule import check_time, delta
@@ -35,11 +35,9 @@ _MAX_ITER = 60
 
 
 def _check_s(s, name: str = "s") -> np.ndarray:
-    if isinstance(s, bool):
-        raise ValueError(f"{name} must be a finite number >= 0 (squared distance in units of N Delta_t), got {s!r}")
     try:
-        arr = np.asarray(s, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+        arr = numeric(s, name).astype(np.float64)
+    except TypeError as exc:
         raise ValueError(f"{name} must be a finite number >= 0 (squared distance in units of N Delta_t), "
                          f"got {s!r}") from exc
     if arr.ndim > 1 or arr.size == 0:
@@ -83,8 +81,8 @@ def pattern_weight(x, data, index, t, **engine):
         Bad shapes, non-finite inputs, ``t <= 0`` or an index outside ``[0, P)``.
     """
     xp, data = as_data(data)
-    x = xp.asarray(x, dtype=data.dtype)
-    if x.ndim != 2 or x.shape[1] != data.shape[1] or x.shape[0] == 0:
+    x = as_points(x, "x", dtype=data.dtype, xp=xp, shape="(M, N)")
+    if x.shape[1] != data.shape[1]:
         raise ValueError(f"x must have shape (M, N) with N = {data.shape[1]}, got {x.shape}")
     t = float(check_time(t))
     P, N = data.shape

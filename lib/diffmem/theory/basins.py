@@ -14,6 +14,9 @@ Serves the chapter "Trap times" (THEORY.md section 5).
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from ..sim.schedule import bandwidth2, check_time
@@ -24,8 +27,8 @@ __all__ = ["basin_size", "distance_cumulant", "trap_log_partition"]
 
 
 def _check_s(s):
-    if not (np.isscalar(s) and np.isfinite(s) and s >= 0):
-        raise ValueError(f"s must be a finite number >= 0, got {s!r}")
+    if isinstance(s, bool) or not isinstance(s, numbers.Real) or not (math.isfinite(s) and s >= 0):
+        raise ValueError(f"s must be a finite number >= 0 (squared distance in units of N Delta_t), got {s!r}")
     return float(s)
 
 

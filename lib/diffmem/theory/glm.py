@@ -25,7 +25,7 @@ import numpy as np
 from scipy import optimize, special
 
 from .._checks import latent_ratio, positive
-from ..activations import Activation, get_activation
+from ..activations import ACTIVATIONS, Activation, get_activation
 from .glm_channel import channel_terms
 from .spectra import marchenko_pastur_shannon
 
@@ -51,6 +51,9 @@ def _check_nu(nu) -> np.ndarray:
 
 
 def _activation(activation) -> Activation:
+    if not isinstance(activation, Activation) and (not isinstance(activation, str) or activation not in ACTIVATIONS):
+        raise ValueError(f"activation must be one of {ACTIVATIONS} or an Activation (the nonlinearity phi), "
+                         f"got {activation!r}")
     return get_activation(activation)
 
 
@@ -269,7 +272,14 @@ def _linear_root(alpha: float, alpha_D: float) -> float:
     def g(x):
         return _replica("linear", math.exp(x), alpha_D)[0] - alpha
 
-    return optimize.brentq(g, -60.0, 40.0, xtol=1e-13)
+    lo, hi = -60.0, 40.0
+    # A root outside the bracket (alpha / alpha_D > ~30, where ln nu_c ~ -2 alpha / alpha_D, or a tiny alpha) is
+    # only a starting point: the caller clamps it to ln(1e-8) and refines it, so the bracket's end will do.
+    if g(lo) <= 0.0:
+        return lo
+    if g(hi) >= 0.0:
+        return hi
+    return optimize.brentq(g, lo, hi, xtol=1e-13)
 
 
 def glm_small_t(alpha_D, activation="linear") -> tuple[float, float]:
@@ -292,7 +302,7 @@ def glm_small_t(alpha_D, activation="linear") -> tuple[float, float]:
     Raises
     ------
     ValueError
-        If `alpha_D` is outside (0, 1].
+        If `alpha_D` is outside (0, 1] or `activation` is not in the registry.
 
     References
     ----------

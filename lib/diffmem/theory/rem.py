@@ -27,7 +27,7 @@ import numbers
 
 import numpy as np
 
-from .._checks import count, positive
+from .._checks import check_callable, check_seed, count, nonnegative, positive, real
 
 __all__ = [
     "DerridaREM",
@@ -39,6 +39,8 @@ __all__ = [
     "saddle_entropy",
 ]
 
+# Most energies (levels x instances) that DerridaREM.sample_energies draws in one call: 2^31 float64 = 16 GiB.
+_MAX_ENERGIES = 31
 # log(theta) search range of the condensation point; beyond it theta* is returned as 0 or inf.
 _LOG_THETA_RANGE = (-650.0, 650.0)
 
@@ -170,10 +172,24 @@ def saddle_entropy(theta, alpha, phi, dphi):
     -------
     ndarray
         Broadcast shape of `theta` and `alpha`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If `theta` is not finite and >= 0, `alpha` not finite and > 0, or `phi`, `dphi` are not callable.
     """
-    theta = np.asarray(theta, dtype=np.float64)
+    theta = nonnegative(theta, "theta", "inverse temperature in distance units")
+    return _saddle(theta, _check_alpha(alpha), *_check_cumulant(phi, dphi))
+
+
+def _check_cumulant(phi, dphi):
+    return (check_callable(phi, "phi", "the cumulant function phi(theta)"),
+            check_callable(dphi, "dphi", "the derivative phi'(theta)"))
+
+
+def _saddle(theta, alpha, phi, dphi):
     # phi and theta phi' nearly cancel at large theta: combine them before adding alpha
-    return np.asarray(alpha, dtype=np.float64) + (phi(theta) - theta * dphi(theta))
+    return alpha + (phi(theta) - theta * dphi(theta))
 
 
 def condensation_point(alpha, phi, dphi):
@@ -194,13 +210,14 @@ def condensation_point(alpha, phi, dphi):
 
     Raises
     ------
-    ValueError
-        If `alpha` is not finite and > 0.
+    TypeError, ValueError
+        If `alpha` is not finite and > 0, or `phi`, `dphi` are not callable.
     """
     alpha = _check_alpha(alpha)
+    phi, dphi = _check_cumulant(phi, dphi)
 
     def sigma(log_theta):
-        return saddle_entropy(np.exp(log_theta), alpha, phi, dphi)
+        return _saddle(np.exp(log_theta), alpha, phi, dphi)
 
     shape = np.broadcast_shapes(alpha.shape, np.shape(phi(np.ones(alpha.shape))))
     # Sigma decreases in log(theta); a REM that is condensed already at theta = e^-650 has theta* = 0
@@ -220,9 +237,20 @@ def minimal_distance(alpha, phi, dphi, theta_star=None):
     Returns
     -------
     ndarray
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad `alpha`, `phi`, `dphi` (see :func:`condensation_point`) or `theta_star` (NaN or < 0).
     """
-    ts = condensation_point(alpha, phi, dphi) if theta_star is None else np.asarray(theta_star, dtype=np.float64)
+    _check_alpha(alpha)
+    phi, dphi = _check_cumulant(phi, dphi)
+    ts = condensation_point(alpha, phi, dphi) if theta_star is None else _check_theta_star(theta_star)
     return -dphi(ts)
+
+
+def _check_theta_star(theta_star):
+    return nonnegative(theta_star, "theta_star", "the condensation point", allow_inf=True)
 
 
 def quenched_log_partition(theta, alpha, phi, dphi, theta_star=None):
@@ -241,10 +269,17 @@ def quenched_log_partition(theta, alpha, phi, dphi, theta_star=None):
     -------
     ndarray
         ``alpha + phi(theta)`` for ``theta < theta*``, ``-theta d_min`` above; broadcast shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If `theta` is not finite and >= 0, `alpha` not finite and > 0, `phi`, `dphi` not callable, or
+        `theta_star` NaN or < 0.
     """
-    theta = np.asarray(theta, dtype=np.float64)
+    theta = nonnegative(theta, "theta", "inverse temperature in distance units")
     alpha = _check_alpha(alpha)
-    ts = condensation_point(alpha, phi, dphi) if theta_star is None else np.asarray(theta_star, dtype=np.float64)
+    phi, dphi = _check_cumulant(phi, dphi)
+    ts = condensation_point(alpha, phi, dphi) if theta_star is None else _check_theta_star(theta_star)
     free = alpha + phi(np.minimum(theta, ts))
     d_min = -dphi(np.where(np.isfinite(ts), ts, 1.0))  # a REM that never condenses has no frozen branch
     frozen = -theta * d_min
@@ -313,16 +348,18 @@ class DerridaREM:
         -------
         ndarray
             Negative values (``e_0 < |e|`` excluded) are the annealed count: no level is found there.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If `e` is not numeric or contains NaN.
         """
-        e = np.asarray(e, dtype=np.float64)
+        e = real(e, "e", allow_inf=True)
         s = self.alpha - e**2 / self.J**2
         return np.where(np.abs(e) <= self.e0, s, -np.inf)
 
     def _check_T(self, T):
-        T = np.asarray(T, dtype=np.float64)
-        if not np.all(np.isfinite(T) & (T > 0)):
-            raise ValueError(f"T (temperature) must be finite and > 0, got {T[~(np.isfinite(T) & (T > 0))][0]!r}")
-        return T
+        return positive(T, "T", "temperature")
 
     def free_energy(self, T):
         """Quenched free energy per dimension ``f(T) = -(T/N) log Z``.
@@ -370,12 +407,21 @@ class DerridaREM:
         -------
         (n_levels,) or (n_samples, n_levels) ndarray
             Energies ``E`` (not divided by N).
+
+        Raises
+        ------
+        TypeError, ValueError
+            Bad `N`, `n_samples` or `seed`, or more than ``2^31`` energies in all (lower N or n_samples).
         """
         N = count(N, "N")
-        if math.isclose(self.alpha, math.log(2.0)):
-            levels = 2 ** int(N)
-        else:
-            levels = max(1, round(math.exp(self.alpha * N)))
-        rng = np.random.default_rng(seed)
-        shape = (levels,) if n_samples is None else (int(n_samples), levels)
+        n = 1 if n_samples is None else count(n_samples, "n_samples")
+        exact = math.isclose(self.alpha, math.log(2.0))
+        log_levels = N * math.log(2.0) if exact else self.alpha * N
+        if log_levels + math.log(n) > _MAX_ENERGIES * math.log(2.0):
+            shown = f"2^{N}" if exact else f"e^(alpha N) = e^{log_levels:.4g}"
+            raise ValueError(f"N={N} gives {shown} levels (x n_samples={n}), more than the 2^{_MAX_ENERGIES} energies "
+                             "one call may draw; lower N or n_samples")
+        levels = 2**N if exact else max(1, round(math.exp(log_levels)))
+        rng = np.random.default_rng(check_seed(seed))
+        shape = (levels,) if n_samples is None else (n, levels)
         return rng.standard_normal(shape) * (self.J * math.sqrt(N / 2.0))

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import interpolate, linalg
 
+from .._checks import count, numeric, real
+
 __all__ = [
     "Spectrum",
     "marchenko_pastur_cdf",
@@ -41,10 +43,33 @@ class Spectrum:
         Eigenvalues (or quadrature nodes), float64, ascending.
     weights : (K,) ndarray
         Non-negative weights summing to 1: ``<f> = sum_k weights[k] f(values[k])``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If `values` or `weights` are not numeric, not finite, negative, not 1-D of one non-zero length, or the
+        weights do not sum to 1.
     """
 
     values: np.ndarray
     weights: np.ndarray
+
+    def __post_init__(self):
+        values = real(self.values, "values").astype(np.float64, copy=False)
+        weights = real(self.weights, "weights").astype(np.float64, copy=False)
+        if values.ndim != 1 or weights.shape != values.shape:
+            raise ValueError(f"values and weights must be 1-D of one length, got shapes {values.shape} and "
+                             f"{weights.shape}")
+        if values.size == 0:
+            raise ValueError("values must not be empty")
+        if np.any(values < 0) or np.any(weights < 0):
+            which, arr = ("values", values) if np.any(values < 0) else ("weights", weights)
+            raise ValueError(f"{which} must be >= 0 (a spectral measure of a covariance), "
+                             f"got {float(arr[arr < 0][0])!r}")
+        if abs(weights.sum() - 1.0) > 1e-8:
+            raise ValueError(f"weights must sum to 1 (a probability measure), got sum {float(weights.sum())!r}")
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "weights", weights)
 
     def average(self, f):
         """``<f> = sum_k w_k f(lambda_k)``.
@@ -69,8 +94,20 @@ class Spectrum:
 
     @classmethod
     def from_eigenvalues(cls, eigenvalues) -> Spectrum:
-        """The empirical measure of `eigenvalues` (each weight 1/len); tiny negative round-off is clipped to 0."""
-        lam = np.sort(np.clip(np.asarray(eigenvalues, dtype=np.float64).ravel(), 0.0, None))
+        """The empirical measure of `eigenvalues` (each weight 1/len); tiny negative round-off is clipped to 0.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If `eigenvalues` is not numeric, is empty, not finite, or has an entry below ``-1e-8 max |lambda|``.
+        """
+        lam = real(eigenvalues, "eigenvalues").ravel()
+        if lam.size == 0:
+            raise ValueError("eigenvalues must not be empty")
+        if lam.min() < -1e-8 * np.abs(lam).max():
+            raise ValueError(f"eigenvalues must be >= 0 up to round-off (a covariance spectrum), "
+                             f"got {float(lam.min())!r}")
+        lam = np.sort(np.clip(lam, 0.0, None))
         return cls(lam, np.full(lam.shape, 1.0 / lam.size))
 
 
@@ -94,8 +131,14 @@ def marchenko_pastur_density(x, ratio: float):
     -------
     ndarray
         ``sqrt((b - x)(x - a)) / (2 pi c x)`` on ``(a, b)``, 0 elsewhere.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If `ratio` is outside (0, 1] or `x` is not numeric or contains NaN.
     """
-    x = np.asarray(x, dtype=np.float64)
+    ratio = _check_ratio(ratio)
+    x = real(x, "x", allow_inf=True)
     a, b = marchenko_pastur_edges(ratio)
     inside = (x > a) & (x < b)
     safe = np.where(inside, x, 1.0)
@@ -106,6 +149,15 @@ def _check_ratio(ratio) -> float:
     if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not 0.0 < ratio <= 1.0:
         raise ValueError(f"ratio must be in (0, 1] (the Marchenko-Pastur ratio), got {ratio!r}")
     return float(ratio)
+
+
+def unit_interval(u, name: str = "u") -> np.ndarray:
+    """Probabilities `u` as a float64 array with every entry in [0, 1]; TypeError / ValueError naming them."""
+    u = numeric(u, name).astype(np.float64, copy=False)
+    good = (u >= 0.0) & (u <= 1.0)
+    if not np.all(good):
+        raise ValueError(f"{name} must be in [0, 1] (probabilities), got {float(u[~good].ravel()[0])!r}")
+    return u
 
 
 def marchenko_pastur_cdf(x, ratio: float):
@@ -135,7 +187,7 @@ def marchenko_pastur_cdf(x, ratio: float):
         If `ratio` is outside (0, 1].
     """
     c = _check_ratio(ratio)
-    x = np.asarray(x, dtype=np.float64)
+    x = real(x, "x", allow_inf=True)
     m, r = 1.0 + c, 2.0 * math.sqrt(c)
     a, b = marchenko_pastur_edges(c)
     theta = np.arccos(np.clip((m - x) / r, -1.0, 1.0))
@@ -143,7 +195,8 @@ def marchenko_pastur_cdf(x, ratio: float):
     # sqrt(ab) arctan(sqrt(b/a) tan(theta/2)) written with arctan2: finite (0) at c = 1, where a = 0
     atan = math.sqrt(a * b) * np.arctan2(math.sqrt(b) * np.sin(half), math.sqrt(a) * np.cos(half))
     F = (r * np.sin(theta) + m * theta - 2.0 * atan) / (2.0 * math.pi * c)
-    return np.clip(F, 0.0, 1.0)
+    # outside the support the closed form is 0 or 1 only up to round-off (1 - 6e-15 at c = 0.01): make it exact
+    return np.where(x >= b, 1.0, np.where(x <= a, 0.0, np.clip(F, 0.0, 1.0)))
 
 
 _QUANTILE_NODES = 4097
@@ -173,9 +226,7 @@ def marchenko_pastur_quantile(u, ratio: float):
         If `ratio` is outside (0, 1] or `u` leaves [0, 1].
     """
     c = _check_ratio(ratio)
-    u = np.asarray(u, dtype=np.float64)
-    if not np.all((u >= 0.0) & (u <= 1.0)):
-        raise ValueError("u must be in [0, 1] (probabilities)")
+    u = unit_interval(u, "u")
     m, r = 1.0 + c, 2.0 * math.sqrt(c)
     theta = np.linspace(0.0, math.pi, _QUANTILE_NODES)
     F = marchenko_pastur_cdf(m - r * np.cos(theta), c)
@@ -203,12 +254,13 @@ def marchenko_pastur_quadrature(ratio: float, n: int = 512) -> tuple[np.ndarray,
     -------
     nodes, weights : (n,) ndarray
         Ascending nodes in ``[(1 - sqrt c)^2, (1 + sqrt c)^2]`` and weights summing to 1.
+
+    Raises
+    ------
+    ValueError
+        If `ratio` is outside (0, 1] or `n` is not a positive integer.
     """
-    if not 0.0 < ratio <= 1.0:
-        raise ValueError(f"ratio must be in (0, 1], got {ratio!r}")
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n!r}")
-    nodes, weights = _mp_gauss(float(ratio), int(n))
+    nodes, weights = _mp_gauss(_check_ratio(ratio), count(n, "n"))
     return nodes.copy(), weights.copy()
 
 
@@ -282,6 +334,4 @@ def marchenko_pastur_shannon(gamma, ratio: float):
     ndarray
         Same shape as `gamma`.
     """
-    if not 0.0 < ratio <= 1.0:
-        raise ValueError(f"ratio must be in (0, 1], got {ratio!r}")
-    return marchenko_pastur_transforms(gamma, ratio)[0]
+    return marchenko_pastur_transforms(gamma, _check_ratio(ratio))[0]

@@ -22,11 +22,11 @@ All times are returned in forward time ``t``, with ``h^2 = e^{2t} - 1``. THEORY.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
+from .._checks import numeric
 from ..models import GaussianData, GaussianEquivalent, HiddenManifold
 from ..sim.schedule import bandwidth2, check_time
 from .rem import _check_alpha, condensation_point, solve_decreasing
@@ -65,7 +65,9 @@ class _DiscreteMoments:
         x = np.asarray(c, dtype=np.float64)[..., None] * self.values
         inv = 1.0 / (1.0 + x)
         w = self.weights
-        return np.log1p(x) @ w, (x * inv) @ w, (x * (2.0 + x) * inv * inv) @ w
+        q1 = x * inv
+        # Q2 = x (2 + x) / (1 + x)^2 as a product of two factors <= 2: x^2 overflows for c lambda > 1e154
+        return np.log1p(x) @ w, q1 @ w, (q1 * ((2.0 + x) * inv)) @ w
 
 
 class _MarchenkoPasturMoments:
@@ -156,7 +158,14 @@ def gaussian_equivalent(model) -> GaussianEquivalent:
     Returns
     -------
     GaussianEquivalent
+
+    Raises
+    ------
+    TypeError
+        If `model` is not a HiddenManifold.
     """
+    if not isinstance(model, HiddenManifold):
+        raise TypeError(f"model must be a HiddenManifold, got {model!r}")
     return GaussianEquivalent(model)
 
 
@@ -302,6 +311,11 @@ class Times(NamedTuple):
         ``h_cond^2 = e^{2 t_cond} - 1``.
     loss_min : float or ndarray
         Minimal cross-entropy per dimension, ``alpha + 1/2 log(2 pi e d_min)``.
+
+    Notes
+    -----
+    Times below float64's range (``log h^2 < -650``, i.e. ``alpha / alpha_D`` beyond ~325) are returned as 0, and
+    ``loss_min`` as ``-inf`` where ``d_min`` is 0 there.
     """
 
     t_g: object
@@ -357,9 +371,12 @@ def phase_diagram(alpha, alpha_D) -> Times:
         Fields of the broadcast shape.
     """
     alpha = _check_alpha(alpha)
-    if isinstance(alpha_D, bool) or (isinstance(alpha_D, numbers.Number) and not isinstance(alpha_D, numbers.Real)):
-        raise ValueError(f"alpha_D must be in (0, 1], got {alpha_D!r}")
-    aD = np.asarray(alpha_D, dtype=np.float64)
-    if not np.all((aD > 0) & (aD <= 1)):
-        raise ValueError(f"alpha_D must be in (0, 1], got {aD[~((aD > 0) & (aD <= 1))].ravel()[0]!r}")
+    try:
+        aD = numeric(alpha_D, "alpha_D").astype(np.float64, copy=False)
+    except TypeError as exc:
+        raise ValueError(f"alpha_D must be in (0, 1] (the latent dimension ratio D / N), got {alpha_D!r}") from exc
+    good = (aD > 0) & (aD <= 1)
+    if not np.all(good):
+        raise ValueError(f"alpha_D must be in (0, 1] (the latent dimension ratio D / N), "
+                         f"got {float(aD[~good].ravel()[0])!r}")
     return _times(alpha, _MarchenkoPasturMoments(aD))
