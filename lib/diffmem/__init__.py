@@ -48,6 +48,7 @@ from .sim.score import (
     sample_posterior_index,
 )
 from .sim.traps import basin_edge, capture_probability, pattern_weight, probe_points, trajectory_capture
+from .sweeps import CollapseSweep, SweepError, collapse_sweep, phase_diagram_sweep, sweep
 from .theory.basins import basin_size, distance_cumulant, trap_log_partition
 from .theory.glm import glm_small_t
 from .theory.loss import generalization_loss
@@ -77,6 +78,7 @@ __all__ = [
     "ACTIVATIONS",
     "METHODS",
     "Activation",
+    "CollapseSweep",
     "DerridaREM",
     "Estimate",
     "GaussianData",
@@ -85,6 +87,7 @@ __all__ = [
     "HiddenManifold",
     "PosteriorStats",
     "Spectrum",
+    "SweepError",
     "Times",
     "backend",
     "bandwidth2",
@@ -94,6 +97,7 @@ __all__ = [
     "chunk_size",
     "collapse_curve",
     "collapse_fraction",
+    "collapse_sweep",
     "collapse_time",
     "condensation_point",
     "condensation_time",
@@ -128,6 +132,7 @@ __all__ = [
     "participation_ratio",
     "pattern_weight",
     "phase_diagram",
+    "phase_diagram_sweep",
     "posterior_mean",
     "posterior_stats",
     "probe_points",
@@ -141,6 +146,7 @@ __all__ = [
     "spectral_density",
     "spectral_quantile",
     "stabilization_time",
+    "sweep",
     "tangent_spectrum",
     "test_cross_entropy",
     "times",
