@@ -96,7 +96,7 @@ class HiddenManifold:
     N : int or None
         Ambient dimension. With ``N`` the model draws one projection ``F`` (from `seed`) with ``D = round(alpha_D N)``
         (at least 1); without it the model is the N -> infinity object used by the theory.
-    seed : int or None
+    seed : int, Generator or None
         Seed of the projection ``F``.
     normalize : {"unit_variance", "raw"}
         ``"unit_variance"`` (default) centres phi and scales it to unit variance, so that every ambient component has

@@ -17,8 +17,12 @@ The call returns an :class:`Explorer` whose notebook display is
    redraws with the same `draw` function, with a note saying that it needs a running kernel and how to get one.
 
 :func:`frames` renders every value to an RGBA array with the same function, so that tests can check that every
-value, extreme ones included, draws. Figures are created without pyplot (an Agg canvas), so nothing is shown twice
-and nothing needs closing. Matplotlib and ipywidgets are imported here only: the package imports without them.
+value, extreme ones included, draws. Every frame is checked as it is drawn, by the player, the live slider and
+:func:`frames` alike: the figure must hold at least one artist with data, and the data of its lines, collections,
+patches and images must be finite (a NaN hidden in one frame is how a bad extreme value usually shows up; draw gaps
+by splitting a curve, not with NaN). A frame that fails raises a ValueError naming the parameter and its value.
+Figures are created without pyplot (an Agg canvas), so nothing is shown twice and nothing needs closing.
+Matplotlib and ipywidgets are imported here only: the package imports without them.
 
 Presentation layer (DESIGN.md section 3); serves every chapter's alpha_D explorer.
 """
@@ -100,11 +104,99 @@ def _new_figure(figsize) -> Figure:
     return fig
 
 
-def _draw_frame(fig: Figure, draw, value: float, label: str, pass_figure: bool) -> None:
-    """Clear `fig` and draw the frame of `value` on it, with the value as the figure's title."""
+def _all_axes(fig: Figure) -> list:
+    """Every axes of `fig`, inset (child) axes included."""
+    out = []
+    todo = list(fig.get_axes())
+    while todo:
+        ax = todo.pop(0)
+        if ax in out:
+            continue
+        out.append(ax)
+        todo.extend(getattr(ax, "child_axes", []))
+    return out
+
+
+def _n_nonfinite(data) -> int:
+    """How many entries of `data` are NaN or infinite (masked entries included: a mask can hide a NaN).
+
+    Non-numeric data (categories, dates as strings) has no such entries.
+    """
+    if data is None:
+        return 0
+    try:
+        arr = np.asarray(np.ma.getdata(data), dtype=np.float64)
+    except (TypeError, ValueError):
+        return 0
+    return int(arr.size - np.count_nonzero(np.isfinite(arr)))
+
+
+def _describe(artist, ax, axes: list) -> str:
+    kind = type(artist).__name__
+    label = artist.get_label()
+    what = f"{kind} {label!r}" if label and not label.startswith("_") else kind
+    title = ax.get_title()
+    where = f"panel {axes.index(ax) + 1} of {len(axes)}" + (f" ({title!r})" if title else "")
+    return f"{what} in {where}"
+
+
+def _frame_problems(fig: Figure) -> list[str]:
+    """What is wrong with a drawn frame: no artist with data, or non-finite data (empty when all is well)."""
+    axes = _all_axes(fig)
+    problems = []
+    n_with_data = 0
+    for ax in axes:
+        for line in ax.lines:
+            x, y = line.get_xdata(orig=True), line.get_ydata(orig=True)
+            n_with_data += np.size(x) > 0 and np.size(y) > 0
+            bad = _n_nonfinite(x) + _n_nonfinite(y)
+            if bad:
+                problems.append(f"{_describe(line, ax, axes)} has {bad} non-finite coordinates (NaN or inf)")
+        for coll in ax.collections:
+            paths = coll.get_paths()
+            offsets = coll.get_offsets()
+            n_with_data += len(offsets) > 0 and any(len(p.vertices) for p in paths)
+            bad = sum(_n_nonfinite(p.vertices) for p in paths) + _n_nonfinite(offsets)
+            bad_values = _n_nonfinite(coll.get_array())
+            if bad:
+                problems.append(f"{_describe(coll, ax, axes)} has {bad} non-finite coordinates (NaN or inf)")
+            if bad_values:
+                problems.append(f"{_describe(coll, ax, axes)} has {bad_values} non-finite colour values (NaN or inf)")
+        for patch in ax.patches:
+            n_with_data += 1
+            bad = _n_nonfinite(patch.get_patch_transform().transform(patch.get_path().vertices))
+            if bad:
+                problems.append(f"{_describe(patch, ax, axes)} has {bad} non-finite coordinates (NaN or inf)")
+        for image in ax.images:
+            arr = image.get_array()
+            n_with_data += arr is not None and np.size(arr) > 0
+            bad = _n_nonfinite(arr) + _n_nonfinite(image.get_extent())
+            if bad:
+                problems.append(f"{_describe(image, ax, axes)} has {bad} non-finite values (NaN or inf)")
+    if n_with_data == 0:
+        problems.insert(0, f"no line, collection, patch or image with data on its {len(axes)} axes")
+    return problems
+
+
+def _check_frame(fig: Figure, name: str, value: float) -> None:
+    """Raise ValueError naming the parameter and its value if the frame drawn on `fig` is not a valid figure."""
+    problems = _frame_problems(fig)
+    if problems:
+        raise ValueError(f"the frame for {name} = {value!r} is not a valid figure: " + "; ".join(problems))
+
+
+def _draw_frame(fig: Figure, draw, value: float, label: str, pass_figure: bool, name: str) -> None:
+    """Clear `fig`, draw the frame of `value` on it with the value as the figure's title, and check it.
+
+    Raises
+    ------
+    ValueError
+        If the frame has no artist with data, or non-finite data (see :func:`_frame_problems`).
+    """
     fig.clear()
     target = fig if pass_figure else fig.add_subplot()
     draw(target, float(value))
+    _check_frame(fig, name, float(value))
     fig.suptitle(_title(label, value))
 
 
@@ -135,7 +227,9 @@ def frames(draw, values, *, name: str = "alpha_D", label: str = r"$\alpha_D$", f
     Raises
     ------
     ValueError
-        If `values` is empty, not 1-D, holds a non-finite number or repeats a value (the message names `name`).
+        If `values` is empty, not 1-D, holds a non-finite number or repeats a value (the message names `name`), or
+        if the frame of a value is not a valid figure: no line, collection, patch or image with data, or NaN or
+        infinite data in one of them (the message names `name`, the value and the artist).
     TypeError
         If `draw` is not callable.
     """
@@ -145,7 +239,7 @@ def frames(draw, values, *, name: str = "alpha_D", label: str = r"$\alpha_D$", f
     with plotting.style():
         fig = _new_figure(figsize)
         for v in vals:
-            _draw_frame(fig, draw, v, label, pass_figure)
+            _draw_frame(fig, draw, v, label, pass_figure, name)
             fig.canvas.draw()
             images.append(np.asarray(fig.canvas.buffer_rgba()).copy())
     return images
@@ -183,7 +277,7 @@ def jshtml(draw, values, *, name: str = "alpha_D", label: str = r"$\alpha_D$", f
     Raises
     ------
     ValueError
-        Bad `values` (see :func:`frames`), or frames that would exceed the embed limit.
+        Bad `values` or an invalid frame (see :func:`frames`), or frames that would exceed the embed limit.
     """
     draw = _check_draw(draw)
     vals = _check_values(values, name)
@@ -191,7 +285,7 @@ def jshtml(draw, values, *, name: str = "alpha_D", label: str = r"$\alpha_D$", f
     with plotting.style():
         fig = _new_figure(figsize)
         # Estimate the page weight from the first frame (base64 inflates PNG bytes by 4/3).
-        _draw_frame(fig, draw, vals[0], label, pass_figure)
+        _draw_frame(fig, draw, vals[0], label, pass_figure, name)
         from io import BytesIO  # noqa: PLC0415 - only needed here
 
         dpi = mpl.rcParams["savefig.dpi"]  # what FuncAnimation.to_jshtml would use (the book's style sets it)
@@ -214,7 +308,7 @@ def jshtml(draw, values, *, name: str = "alpha_D", label: str = r"$\alpha_D$", f
             writer.setup(fig, path, dpi=dpi)
             writer.grab_frame()  # the first frame is already drawn
             for v in vals[1:]:
-                _draw_frame(fig, draw, v, label, pass_figure)
+                _draw_frame(fig, draw, v, label, pass_figure, name)
                 writer.grab_frame()
             writer.finish()
             html = path.read_text(encoding="utf-8")
@@ -254,7 +348,7 @@ _LIVE_NOTE = (
 )
 
 
-def _live_widget(draw, vals: np.ndarray, start: float, *, label: str, figsize, pass_figure: bool):
+def _live_widget(draw, vals: np.ndarray, start: float, *, name: str, label: str, figsize, pass_figure: bool):
     """An ipywidgets SelectionSlider over `vals` with an output area redrawn by `draw`, and a note."""
     import ipywidgets as widgets  # noqa: PLC0415
     from IPython.display import clear_output, display  # noqa: PLC0415
@@ -269,7 +363,7 @@ def _live_widget(draw, vals: np.ndarray, start: float, *, label: str, figsize, p
     def redraw(change=None):
         with plotting.style():
             fig = _new_figure(figsize)
-            _draw_frame(fig, draw, slider.value, label, pass_figure)
+            _draw_frame(fig, draw, slider.value, label, pass_figure, name)
         with out:
             clear_output(wait=True)
             display(fig)
@@ -340,7 +434,8 @@ def explore(draw, values: Sequence[float], *, name: str = "alpha_D", value=None,
     Raises
     ------
     ValueError
-        Bad `values` or `value` (the message names `name`), or frames beyond the embed limit.
+        Bad `values` or `value` (the message names `name`), an invalid frame (see :func:`frames`), or frames beyond
+        the embed limit.
     TypeError
         If `draw` is not callable.
 
@@ -361,6 +456,6 @@ def explore(draw, values: Sequence[float], *, name: str = "alpha_D", value=None,
         start = float(vals[np.argmin(np.abs(vals - value))])
     html = jshtml(draw, vals, name=name, label=label, figsize=figsize, pass_figure=pass_figure, alt=alt)
     use_live = live_available() if live is None else bool(live)
-    widget = _live_widget(draw, vals, start, label=label, figsize=figsize, pass_figure=pass_figure) if use_live \
-        else None
+    widget = _live_widget(draw, vals, start, name=name, label=label, figsize=figsize,
+                          pass_figure=pass_figure) if use_live else None
     return Explorer(html=html, widget=widget, values=vals)

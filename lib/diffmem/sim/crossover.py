@@ -428,6 +428,9 @@ def gaussian_collapse_fraction(t, N: int, alpha: float, n_samples: int = 4096, n
     n_grid = count(n_grid, "n_grid", minimum=50)
     per_node = max(1, count(n_samples, "n_samples") // n_nodes)
     check_seed(seed)
+    if isinstance(seed, np.random.Generator):
+        # common random numbers at every time: draw one seed from the generator and reuse it
+        seed = int(seed.integers(2**63))
     log_P = alpha * N
     P_int = int(round(math.exp(log_P))) if log_P < 36.7 else None  # exact integer below 2^53
     vals, errs = [], []
