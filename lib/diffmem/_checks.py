@@ -81,6 +81,21 @@ def latent_ratio(alpha_D, name: str = "alpha_D") -> float:
     return float(alpha_D)
 
 
+def latent_ratios(alpha_D, name: str = "alpha_D") -> np.ndarray:
+    """`alpha_D` as a non-empty float64 array with every entry in (0, 1]; ValueError naming it otherwise."""
+    message = f"{name} must be in (0, 1] (the latent dimension ratio D / N), got {{!r}}"
+    try:
+        arr = numeric(alpha_D, name).astype(np.float64, copy=False)
+    except TypeError as exc:
+        raise ValueError(message.format(alpha_D)) from exc
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    good = (arr > 0.0) & (arr <= 1.0)  # NaN fails both
+    if not np.all(good):
+        raise ValueError(message.format(float(arr[~good].ravel()[0])))
+    return arr
+
+
 def count(value, name: str, minimum: int = 1) -> int:
     """`value` as an int >= `minimum` (a number of points, steps, samples...); ValueError naming it otherwise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:

@@ -34,13 +34,12 @@ import contextlib
 import functools
 import itertools
 import math
-import numbers
 import reprlib
 from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import count, latent_ratio, positive
+from ._checks import check_seed, count, latent_ratio, latent_ratios, positive
 from .activations import get_activation
 from .models import HiddenManifold
 from .sim.crossover import collapse_curve, crossover_midpoint
@@ -90,23 +89,18 @@ _SEEDS = "None, an int >= 0, a sequence of ints >= 0 or a numpy.random.SeedSeque
 
 def _seed_sequence(seed):
     """`seed` as the root SeedSequence of a sweep; None stays None. TypeError / ValueError naming it otherwise."""
-    if seed is None or isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, np.random.Generator | np.random.BitGenerator):
+    if isinstance(seed, np.random.Generator | np.random.BitGenerator) or type(seed).__module__.startswith("cupy"):
         raise TypeError(f"seed must be {_SEEDS} (a Generator's stream cannot be split reproducibly over workers: "
                         f"pass the int that seeded it), got {seed!r}")
-    if isinstance(seed, bool | str | bytes) or (isinstance(seed, numbers.Number)
-                                                and not isinstance(seed, numbers.Integral)):
-        raise TypeError(f"seed must be {_SEEDS}, got {seed!r}")
     try:
-        arr = np.asarray(seed)
-    except (TypeError, ValueError) as exc:  # ragged sequences
-        raise TypeError(f"seed must be {_SEEDS}, got {seed!r}") from exc
-    if arr.dtype.kind not in "iu" or arr.ndim > 1 or arr.size == 0:
+        check_seed(seed)
+    except (TypeError, ValueError) as exc:  # the same checks, with what a sweep accepts (no Generator)
+        raise type(exc)(f"seed must be {_SEEDS}, got {seed!r}") from exc
+    if seed is None or isinstance(seed, np.random.SeedSequence):
+        return seed
+    if np.ndim(seed) == 1 and len(seed) == 0:
         raise TypeError(f"seed must be {_SEEDS}, got {seed!r}")
-    if arr.min() < 0:
-        raise ValueError(f"seed must be {_SEEDS}, got {seed!r}")
-    return np.random.SeedSequence(int(seed) if arr.ndim == 0 else [int(v) for v in arr])
+    return np.random.SeedSequence(seed if np.ndim(seed) == 0 else [int(v) for v in seed])
 
 
 def _int_seed(ss: np.random.SeedSequence) -> int:
@@ -223,26 +217,6 @@ def _phase_block(block):
     return phase_diagram(*block)
 
 
-def _latent_ratios(alpha_D) -> np.ndarray:
-    """`alpha_D` as a float64 array in (0, 1]; ValueError naming it otherwise (as diffmem.phase_diagram)."""
-    message = "alpha_D must be in (0, 1] (the latent dimension ratio D / N), got {!r}"
-    if alpha_D is None or isinstance(alpha_D, bool | str | bytes):
-        raise ValueError(message.format(alpha_D))
-    try:
-        raw = np.asarray(alpha_D)
-    except (TypeError, ValueError) as exc:  # ragged sequences
-        raise ValueError(message.format(alpha_D)) from exc
-    if raw.dtype.kind not in "iuf":
-        raise ValueError(message.format(alpha_D if raw.size <= 8 else f"an array of dtype {raw.dtype}"))
-    if raw.size == 0:
-        raise ValueError("alpha_D must not be empty")
-    aD = raw.astype(np.float64)
-    good = (aD > 0.0) & (aD <= 1.0)  # NaN fails both
-    if not np.all(good):
-        raise ValueError(message.format(float(aD[~good].ravel()[0])))
-    return aD
-
-
 def phase_diagram_sweep(alpha, alpha_D, *, executor=None, block: int = 64) -> Times:
     """:func:`diffmem.phase_diagram` of the N -> infinity linear hidden manifold, one task per block of rows.
 
@@ -281,7 +255,7 @@ def phase_diagram_sweep(alpha, alpha_D, *, executor=None, block: int = 64) -> Ti
     Chapter "Synthesis: the phase diagram" (THEORY.md sections 4-6).
     """
     a = positive(alpha, "alpha", "alpha = log P / N")
-    aD = _latent_ratios(alpha_D)
+    aD = latent_ratios(alpha_D)
     block = count(block, "block")
     _check_executor(executor)
     try:

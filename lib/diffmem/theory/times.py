@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import numeric
+from .._checks import latent_ratios
 from ..models import GaussianData, GaussianEquivalent, HiddenManifold
 from ..sim.schedule import bandwidth2, check_time
 from .rem import _check_alpha, condensation_point, solve_decreasing
@@ -371,12 +371,4 @@ def phase_diagram(alpha, alpha_D) -> Times:
         Fields of the broadcast shape.
     """
     alpha = _check_alpha(alpha)
-    try:
-        aD = numeric(alpha_D, "alpha_D").astype(np.float64, copy=False)
-    except TypeError as exc:
-        raise ValueError(f"alpha_D must be in (0, 1] (the latent dimension ratio D / N), got {alpha_D!r}") from exc
-    good = (aD > 0) & (aD <= 1)
-    if not np.all(good):
-        raise ValueError(f"alpha_D must be in (0, 1] (the latent dimension ratio D / N), "
-                         f"got {float(aD[~good].ravel()[0])!r}")
-    return _times(alpha, _MarchenkoPasturMoments(aD))
+    return _times(alpha, _MarchenkoPasturMoments(latent_ratios(alpha_D)))
