@@ -586,6 +586,19 @@ for v in ("tanhh", None):
     bad(dm.collapse_sweep, _cs, "phi", v, ValueError, PHI)
 seeds(dm.collapse_sweep, _cs)
 
+# the memorization meter (errors raised before any Monte Carlo)
+_em = {"data": DATA}
+points(dm.estimate_collapse_time, _em, "data", mismatch=False)
+bad(dm.estimate_collapse_time, _em, "data", DATA[:1], ValueError, r"data must hold at least 2 training points")
+counts(dm.estimate_collapse_time, _em, "n", name="n (Monte Carlo samples)", minimum=16)
+counts(dm.estimate_collapse_time, _em, "n_trajectories", minimum=16)
+counts(dm.estimate_collapse_time, _em, "points", minimum=6)
+counts(dm.estimate_collapse_time, _em, "records", minimum=10)
+times(dm.estimate_collapse_time, _em, "span", arrays=False)
+for v in ((1.0, 0.5), (0.1, 0.2, 0.3), (0.1,)):
+    bad(dm.estimate_collapse_time, _em, "span", v, ValueError, r"span must be \(t_min, t_max\) with 0 < t_min < t_max")
+seeds(dm.estimate_collapse_time, _em)
+
 # backend and settings
 for v in ("tpu", "NumPy2", None, 3, ""):
     bad(backend.set_backend, {}, "name", v, ValueError, r"backend must be one of \('auto', 'numpy', 'cupy'\)")
@@ -629,6 +642,7 @@ NO_INPUT = {
     "PosteriorStats",  # NamedTuple of results
     "Times",  # NamedTuple of results
     "CollapseSweep",  # NamedTuple of results
+    "CollapseTimeEstimate",  # NamedTuple of results
     "SweepError",  # exception type raised by sweeps
 }
 

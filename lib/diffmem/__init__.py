@@ -35,6 +35,7 @@ from .sim.geometry import (
     tangent_spectrum,
     wasserstein_distance,
 )
+from .sim.meter import CollapseTimeEstimate, estimate_collapse_time
 from .sim.precision import score_error_bound
 from .sim.sampling import METHODS, sample_marginal, sample_reverse
 from .sim.schedule import bandwidth2, delta, log_time_grid
@@ -79,6 +80,7 @@ __all__ = [
     "METHODS",
     "Activation",
     "CollapseSweep",
+    "CollapseTimeEstimate",
     "DerridaREM",
     "Estimate",
     "GaussianData",
@@ -106,6 +108,7 @@ __all__ = [
     "distance_cumulant",
     "empirical_log_density",
     "empirical_score",
+    "estimate_collapse_time",
     "excess_entropy",
     "gaussian_collapse_fraction",
     "gaussian_equivalent",
