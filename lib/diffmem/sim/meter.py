@@ -16,8 +16,8 @@ crossovers approach it from opposite sides (chapter "Your own data"):
 
 The meter reports the log-centre ``sqrt(t_S t_F)`` with half the log-width of the bracket (and both Monte Carlo
 errors) as its uncertainty. On Gaussian and hidden-manifold data with known ``t_c`` (N = 24 to 64) the bracket
-holds ``t_c`` and the centre sits within 4-7% of it, inside the stated uncertainty of 11-17%
-(``tests/test_meter.py``). Everything runs on the backend of the data (NumPy or CuPy).
+holds ``t_c`` and the centre sits 5-12% below it, inside the stated uncertainty of 12-17% (``tests/test_meter.py``;
+the bracket narrows slowly with N, like ``ln N / N``). Everything runs on the backend of the data (NumPy or CuPy).
 """
 
 from __future__ import annotations
