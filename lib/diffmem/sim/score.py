@@ -159,7 +159,8 @@ def _stream(x, data, t, *, dtype=None, chunk=None, memory_budget=None, mean=Fals
     ``-|x|^2 / (2 Delta_t)`` is left out). Both GEMMs of a chunk use one augmented pattern block
     ``K = [a, -e^{-2t}|a|^2 / (2 Delta_t), 1]`` and queries ``Q = [x e^{-t} / Delta_t, 1, -shift]``: ``Q K^T`` is the
     logits minus a per-row shift, ready for the exponential, and ``exp(.) K`` gives the weighted sum of the patterns
-    and, in its last column, the row sum. The shift is the running log-sum-exp of the logits seen so far, so only
+    and, in its last column, the row sum. The shift is the running log-sum-exp of the logits seen so far (the
+    running maximum when the nearest pattern is tracked, so that a weight close to 1 keeps its precision), so only
     one element-wise pass (the exponential, spread over the cores) touches each M x chunk block; a row whose new
     logits exceed its shift enough to overflow is detected from its non-finite row sum and recomputed with its own
     maximum. Returned: ``lse`` (M,), the log-sum-exp of the logits, and the requested accumulators: ``mean``;
