@@ -598,6 +598,11 @@ times(dm.estimate_collapse_time, _em, "span", arrays=False)
 for v in ((1.0, 0.5), (0.1, 0.2, 0.3), (0.1,)):
     bad(dm.estimate_collapse_time, _em, "span", v, ValueError, r"span must be \(t_min, t_max\) with 0 < t_min < t_max")
 seeds(dm.estimate_collapse_time, _em)
+_ow = {"data": DATA, "t": [0.1, 0.5], "n": 8}
+points(dm.own_log_weight, _ow, "data", mismatch=False)
+times(dm.own_log_weight, _ow)
+counts(dm.own_log_weight, _ow, "n")
+seeds(dm.own_log_weight, _ow)
 
 # backend and settings
 for v in ("tpu", "NumPy2", None, 3, ""):

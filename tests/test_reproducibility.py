@@ -65,6 +65,8 @@ def _reverse(method: str) -> Callable:
                                           progress=False)
 
 
+METER_DATA = dm.GaussianData(8).sample(200, seed=0, xp=np)
+
 # name -> f(seed), seed an int or a numpy Generator. Small sizes: the whole file runs in seconds.
 CASES: dict[str, Callable] = {
     "GaussianData.sample": lambda seed: dm.GaussianData(N).sample(20, seed=seed, xp=np),
@@ -75,6 +77,9 @@ CASES: dict[str, Callable] = {
     "sample_marginal": lambda seed: dm.sample_marginal(DATA, 0.3, 30, seed=seed, return_index=True),
     **{f"sample_reverse[{m}]": _reverse(m) for m in dm.METHODS},
     "excess_entropy": lambda seed: dm.excess_entropy(DATA, [0.1, 0.5], n=64, seed=seed),
+    "own_log_weight": lambda seed: dm.own_log_weight(DATA, [0.1, 0.5], 64, seed=seed),
+    "estimate_collapse_time": lambda seed: dm.estimate_collapse_time(METER_DATA, n=64, n_trajectories=16, points=6,
+                                                                     records=10, seed=seed),
     "collapse_curve": lambda seed: dm.collapse_curve(DATA, [0.3, 0.5, 0.8], n=64, seed=seed),
     "gaussian_collapse_fraction": lambda seed: dm.gaussian_collapse_fraction(
         [0.5, 1.0], 16, 0.5, n_samples=64, n_nodes=4, top=8, n_grid=50, seed=seed),

@@ -288,7 +288,8 @@ EXPLORERS = chapter_explorers()
 def test_every_chapter_with_an_alpha_D_explorer_is_found():
     # the chapters that state their explorer's range; the empirical-score chapter has none
     assert {p.values[0] for p in EXPLORERS} == {"collapse", "generalization", "hidden_manifold",
-                                                  "random_energy_model", "synthesis", "trap_times"}
+                                                  "random_energy_model", "synthesis", "trap_times",
+                                                  "your_own_data"}
 
 
 @pytest.mark.parametrize("scale", ["book", "full"])

@@ -35,7 +35,7 @@ from .sim.geometry import (
     tangent_spectrum,
     wasserstein_distance,
 )
-from .sim.meter import CollapseTimeEstimate, estimate_collapse_time
+from .sim.meter import CollapseTimeEstimate, estimate_collapse_time, own_log_weight
 from .sim.precision import score_error_bound
 from .sim.sampling import METHODS, sample_marginal, sample_reverse
 from .sim.schedule import bandwidth2, delta, log_time_grid
@@ -131,6 +131,7 @@ __all__ = [
     "nearest_index",
     "nearest_neighbour_distance",
     "onset_time",
+    "own_log_weight",
     "participation_dimension",
     "participation_ratio",
     "pattern_weight",

@@ -4,11 +4,12 @@ The large-N collapse time ``t_c`` solves ``i(t_c) = alpha`` (THEORY.md section 4
 carries about the training point it came from reaches ``log P / N``. For a finite dataset two measurable
 crossovers approach it from opposite sides (chapter "Your own data"):
 
-* **entropy** ``t_S``: the Monte Carlo excess entropy ``f(t)`` (:func:`diffmem.excess_entropy`) obeys, exactly,
+* **entropy** ``t_S``: the excess entropy ``f(t)`` (:func:`diffmem.excess_entropy`) obeys, exactly,
   ``N f(t) = E[log w_own(x)]`` with ``w_own`` the posterior weight of the training point ``x`` was drawn around (the
-  identity is proved in the chapter and tested in ``tests/test_meter.py``). ``t_S`` is where the geometric-mean own
-  weight ``exp(N f)`` crosses 1/2. At finite N the condensed phase is entered smoothly and ``log w_own`` keeps an
-  ``O(ln N)`` deficit at ``t_c`` itself, so the crossing sits *below* ``t_c``.
+  identity is proved in the chapter and tested in ``tests/test_meter.py``); :func:`own_log_weight` estimates it in
+  that form, without the ``1 / sqrt(2 N)`` per-sample noise of the entropy form. ``t_S`` is where the
+  geometric-mean own weight ``exp(N f)`` crosses 1/2. At finite N the condensed phase is entered smoothly and
+  ``log w_own`` keeps an ``O(ln N)`` deficit at ``t_c`` itself, so the crossing sits *below* ``t_c``.
 * **freeze** ``t_F``: the median, over reverse trajectories (exact ancestral sampler), of the time from which the
   index of the nearest training point no longer changes (:func:`diffmem.stabilization_time`, the criterion of
   Biroli et al. 2024's code). A trajectory must be caught by one basin before its index freezes, which at finite N
@@ -30,10 +31,11 @@ import numpy as np
 from .. import backend
 from .._checks import as_data, check_seed, count, positive
 from .crossover import crossover_midpoint
-from .diagnostics import Estimate, excess_entropy, stabilization_time
-from .sampling import sample_reverse
+from .diagnostics import Estimate, _log_density_batched, _mean_estimate, stabilization_time
+from .sampling import sample_marginal, sample_reverse
+from .schedule import check_time, delta
 
-__all__ = ["CollapseTimeEstimate", "estimate_collapse_time"]
+__all__ = ["CollapseTimeEstimate", "estimate_collapse_time", "own_log_weight"]
 
 
 class CollapseTimeEstimate(NamedTuple):
@@ -52,7 +54,7 @@ class CollapseTimeEstimate(NamedTuple):
     t : (T,) ndarray
         Times at which the excess entropy was measured.
     excess : Estimate
-        The excess entropy ``f(t)`` per dimension at those times ((T,) arrays).
+        The excess entropy ``f(t)`` per dimension at those times ((T,) arrays), from :func:`own_log_weight`.
     freeze_times : (n_trajectories,) ndarray
         The freeze time of each trajectory.
     """
@@ -76,6 +78,45 @@ def _median_estimate(samples) -> Estimate:
     return Estimate(float(np.median(s)), float(0.5 * (hi - lo)), int(n))
 
 
+def own_log_weight(data, t, n: int, seed=None, **engine) -> Estimate:
+    """The excess entropy per dimension as ``f(t) = E[log w_own(x)] / N``, the low-variance form of the estimator.
+
+    ``x`` is drawn around a uniformly chosen training point ``a^mu`` (an exact sample of ``P^e_t``) and ``w_own`` is
+    the posterior weight of that point. :func:`diffmem.excess_entropy` averages ``-log P^e_t(x) / N`` minus the
+    separated-Gaussians entropy; per sample the two differ by ``(|xi|^2 / N - 1) / 2``, a term of mean zero and
+    standard deviation ``1 / sqrt(2 N)`` that this form leaves out.
+
+    Parameters
+    ----------
+    data : (P, N) array
+    t : (T,) array_like
+        Forward times, > 0.
+    n : int
+        Samples per time.
+    seed : int, Generator or None
+
+    Returns
+    -------
+    Estimate
+        (T,) arrays of ``f(t)`` and its standard error.
+    """
+    xp, data = as_data(data)
+    P, N = data.shape
+    rng = backend.default_rng(seed, xp)
+    values, errors = [], []
+    for tk in np.atleast_1d(check_time(t)).ravel():
+        tk = float(tk)
+        x, mu = sample_marginal(data, tk, n, seed=rng, return_index=True)
+        dlt = float(delta(tk))
+        diff = x - math.exp(-tk) * data[mu]
+        log_own = -0.5 * N * math.log(2.0 * math.pi * dlt) - backend.to_numpy((diff * diff).sum(axis=1)) / (2 * dlt)
+        log_w = log_own - _log_density_batched(x, data, tk, **engine) - math.log(P)
+        est = _mean_estimate(np.minimum(log_w, 0.0) / N)  # w_own <= 1: round-off may give +1e-16
+        values.append(est.value)
+        errors.append(est.stderr)
+    return Estimate(np.array(values), np.array(errors), int(n))
+
+
 def estimate_collapse_time(data, *, n: int = 2048, n_trajectories: int = 256, span=(1e-3, 5.0), points: int = 24,
                            records: int = 120, seed=None, **engine) -> CollapseTimeEstimate:
     """Collapse time of any dataset, from its excess entropy and from the freezing of reverse trajectories.
@@ -96,8 +137,8 @@ def estimate_collapse_time(data, *, n: int = 2048, n_trajectories: int = 256, sp
     records : int
         Recorded times of each reverse trajectory, log-spaced from a third to five times ``t_S`` (the resolution
         of the freeze times).
-    seed : int or None
-        One seed for the whole measurement (child seeds for its three parts).
+    seed : int, Generator or None
+        One seed for the whole measurement (child seeds for its three parts; a Generator gives one int first).
     **engine
         ``dtype``, ``chunk``, ``memory_budget`` for the score engine.
 
@@ -124,11 +165,13 @@ def estimate_collapse_time(data, *, n: int = 2048, n_trajectories: int = 256, sp
         raise ValueError(f"span must be (t_min, t_max) with 0 < t_min < t_max, got {span!r}")
     lo, hi = float(span_arr[0]), float(span_arr[1])
     check_seed(seed)
+    if isinstance(seed, np.random.Generator):
+        seed = int(seed.integers(2**63))
     s_coarse, s_fine, s_traj = (int(c.generate_state(1, np.uint64)[0])
                                 for c in np.random.SeedSequence(seed).spawn(3))
 
     def own_weight(ts, m, s):
-        f = excess_entropy(data, ts, n=m, seed=s, **engine)
+        f = own_log_weight(data, ts, m, seed=s, **engine)
         g = np.exp(N * np.minimum(f.value, 0.0))
         return f, g, N * g * f.stderr
 
