@@ -33,9 +33,10 @@ import numpy as np
 from .. import backend
 from .._checks import as_data, check_seed, count, positive
 from .crossover import crossover_midpoint
-from .diagnostics import Estimate, _log_density_batched, _mean_estimate, stabilization_time
+from .diagnostics import Estimate, _mean_estimate, stabilization_time
 from .sampling import sample_marginal, sample_reverse
-from .schedule import check_time, delta
+from .schedule import check_time
+from .traps import _log_pattern_weight
 
 __all__ = ["CollapseTimeEstimate", "estimate_collapse_time", "own_log_weight"]
 
@@ -103,17 +104,13 @@ def own_log_weight(data, t, n: int, seed=None, **engine) -> Estimate:
         (T,) arrays of ``f(t)`` and its standard error.
     """
     xp, data = as_data(data)
-    P, N = data.shape
+    N = data.shape[1]
     rng = backend.default_rng(seed, xp)
     values, errors = [], []
     for tk in np.atleast_1d(check_time(t)).ravel():
         tk = float(tk)
         x, mu = sample_marginal(data, tk, n, seed=rng, return_index=True)
-        dlt = float(delta(tk))
-        diff = x - math.exp(-tk) * data[mu]
-        log_own = -0.5 * N * math.log(2.0 * math.pi * dlt) - backend.to_numpy((diff * diff).sum(axis=1)) / (2 * dlt)
-        log_w = log_own - _log_density_batched(x, data, tk, **engine) - math.log(P)
-        est = _mean_estimate(np.minimum(log_w, 0.0) / N)  # w_own <= 1: round-off may give +1e-16
+        est = _mean_estimate(_log_pattern_weight(x, data, mu, tk, **engine) / N)
         values.append(est.value)
         errors.append(est.stderr)
     return Estimate(np.array(values), np.array(errors), int(n))

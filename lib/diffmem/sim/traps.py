@@ -90,14 +90,26 @@ def pattern_weight(x, data, index, t, **engine):
     if index is None:
         raise ValueError("index must be an int or an (M,) int array: the pattern whose weight is wanted")
     idx = pattern_index(index, P, M, None, xp)
+    return xp.exp(_log_pattern_weight(x, data, idx, t, **engine))
+
+
+def _log_pattern_weight(x, data, idx, t: float, **engine):
+    """``log w_idx(x, t)`` for validated inputs: the own term from an exact difference, ``log Z`` from the engine.
+
+    The one home of this formula (:func:`pattern_weight`, and the memorization meter's
+    :func:`diffmem.own_log_weight`, which needs the log itself). `x` (M, N) and `data` (P, N) on one backend, `idx`
+    an (M,) int array of that backend, `t` > 0: all trusted. Returns an (M,) array <= 0 on that backend.
+    """
+    xp = backend.get_array_module(x, data)
+    P, N = data.shape
     dlt = float(delta(t))
     diff = x - math.exp(-t) * data[idx]
     log_own = -(diff * diff).sum(axis=1) / (2.0 * dlt)
     log_dens = xp.concatenate([empirical_log_density(x[i:i + _QUERY_BATCH], data, t, **engine)
-                               for i in range(0, M, _QUERY_BATCH)])
+                               for i in range(0, x.shape[0], _QUERY_BATCH)])
     log_z = log_dens + math.log(P) + 0.5 * N * math.log(2.0 * math.pi * dlt)
     # w <= 1 exactly; round-off in log Z may push the own term a hair above it
-    return xp.exp(xp.minimum(log_own - log_z, 0.0))
+    return xp.minimum(log_own - log_z, 0.0)
 
 
 def probe_points(data, t, s, n, index=None, seed=None):
